@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# ./ut360 serve: the HTTP API and web UI on http://127.0.0.1:8080 (override with --urls).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+out="$ROOT/.build/api"
+log="$(mktemp)"
+if ! dotnet build "$ROOT/src/Ut360.Api/Ut360.Api.csproj" -c Release -o "$out" -nologo -v q -clp:ErrorsOnly >"$log" 2>&1; then
+  cat "$log" >&2; rm -f "$log"; echo "ut360 serve: the build failed (above)." >&2; exit 1
+fi
+rm -f "$log"
+urls="http://127.0.0.1:8080"
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --urls) urls="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+cd "$out"
+exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" "${args[@]}"

@@ -1,0 +1,222 @@
+# Local PostgreSQL and Redis for UT360, sourced by ./ut360. Servers bind 127.0.0.1 only.
+# When ConnectionStrings__Postgres / ConnectionStrings__Redis are set, those servers are used
+# and nothing local is started.
+
+PG_BIN="${UT360_PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_PORT="${UT360_PG_PORT:-55432}"
+REDIS_PORT="${UT360_REDIS_PORT:-56379}"
+# Cluster bus ports are these + 10000, so they must stay at or below 55535.
+CLUSTER_PORTS=(${UT360_REDIS_CLUSTER_PORTS:-47001 47002 47003})
+
+log() { echo "ut360: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# As root, PostgreSQL runs as the postgres user; as anyone else, as that user.
+as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+state_dir() {
+  # The data lives in a git-ignored folder of the checkout, unless the postgres user cannot
+  # reach it; then in a per-checkout folder under the system temp directory.
+  local dir="$UT360_ROOT/.local"
+  if is_root && ! runuser -u postgres -- test -x "$UT360_ROOT" 2>/dev/null; then
+    dir="${TMPDIR:-/tmp}/ut360-$(printf '%s' "$UT360_ROOT" | sha1sum | cut -c1-12)"
+  fi
+  echo "$dir"
+}
+
+external_pg() { [[ -n "${ConnectionStrings__Postgres:-}" ]]; }
+external_redis() { [[ -n "${ConnectionStrings__Redis:-}" ]]; }
+
+pg_running() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
+redis_running() { command -v redis-cli >/dev/null && [[ "$(redis-cli -h 127.0.0.1 -p "${1:-$REDIS_PORT}" ping 2>/dev/null)" == PONG ]]; }
+
+ensure_redis_installed() {
+  command -v redis-server >/dev/null && return 0
+  if is_root && command -v apt-get >/dev/null; then
+    log "installing redis-server (apt-get)…"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
+      || die "apt-get install redis-server failed"
+    # Debian starts a system-wide instance on 6379; ours is separate and the system one is not needed.
+    (systemctl disable --now redis-server || service redis-server stop) >/dev/null 2>&1 || true
+  else
+    die "redis-server is not installed: run 'sudo apt-get install redis-server' (or set ConnectionStrings__Redis)"
+  fi
+}
+
+pg_up() {
+  external_pg && { log "PostgreSQL: using ConnectionStrings__Postgres (nothing local started)"; return 0; }
+  if pg_running; then return 0; fi
+  [[ -x "$PG_BIN/pg_ctl" ]] || die "PostgreSQL 15 server binaries not found in $PG_BIN (apt-get install postgresql-15)"
+  local dir; dir="$(state_dir)"
+  local data="$dir/pg/data" run="$dir/pg/run"
+  mkdir -p "$dir/pg" "$run"
+  is_root && chown -R postgres: "$dir/pg"
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    log "PostgreSQL: initdb in $data"
+    as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$data/postgresql.conf" <<CONF
+# UT360 local server: loopback only; tuned for bulk loads on a small machine.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$run'
+shared_buffers = 512MB
+work_mem = 32MB
+maintenance_work_mem = 512MB
+max_wal_size = 4GB
+wal_level = minimal
+max_wal_senders = 0
+synchronous_commit = off
+max_connections = 200
+jit = off
+CONF
+  fi
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$dir/pg/server.log" -w -t 60 start >/dev/null \
+    || { tail -20 "$dir/pg/server.log" >&2; die "PostgreSQL did not start (log above)"; }
+  as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc \
+    "SELECT 1 FROM pg_database WHERE datname='ut360'" | grep -q 1 \
+    || as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ut360
+  log "PostgreSQL: 127.0.0.1:$PG_PORT (data in $data)"
+}
+
+pg_down() {
+  external_pg && return 0
+  local data; data="$(state_dir)/pg/data"
+  [[ -f "$data/postmaster.pid" ]] && as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
+  return 0
+}
+
+redis_conf() {
+  # $1 port, $2 dir, $3 extra lines
+  cat <<CONF
+bind 127.0.0.1
+protected-mode yes
+port $1
+dir $2
+daemonize yes
+pidfile $2/redis.pid
+logfile $2/redis.log
+# Redis is a cache rebuilt from PostgreSQL by 'ut360 sync': no RDB snapshots (no fork pauses)
+# and no AOF. See docs/redis.md.
+save ""
+appendonly no
+# Every rec and profile hash stays listpack-encoded: 14 short fields, JSON sections < 4 KB.
+hash-max-listpack-entries 128
+hash-max-listpack-value 4096
+# Only keys with a TTL (rec, profile, bulk) may be evicted; indexes and meta never are.
+maxmemory ${UT360_REDIS_MAXMEMORY:-2gb}
+maxmemory-policy volatile-lru
+$3
+CONF
+}
+
+redis_up() {
+  external_redis && { log "Redis: using ConnectionStrings__Redis (nothing local started)"; return 0; }
+  redis_running && return 0
+  ensure_redis_installed
+  local dir; dir="$(state_dir)/redis"
+  mkdir -p "$dir"
+  redis_conf "$REDIS_PORT" "$dir" "" >"$dir/redis.conf"
+  redis-server "$dir/redis.conf" || die "Redis did not start (see $dir/redis.log)"
+  for _ in $(seq 1 100); do redis_running && break; sleep 0.05; done
+  redis_running || die "Redis did not answer on 127.0.0.1:$REDIS_PORT (see $dir/redis.log)"
+  log "Redis: 127.0.0.1:$REDIS_PORT"
+}
+
+redis_down() {
+  external_redis && return 0
+  redis_running && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && log "Redis stopped"
+  return 0
+}
+
+cluster_up() {
+  ensure_redis_installed
+  local base; base="$(state_dir)/redis-cluster"
+  local port started=0
+  for port in "${CLUSTER_PORTS[@]}"; do
+    redis_running "$port" && continue
+    mkdir -p "$base/$port"
+    rm -f "$base/$port/nodes.conf"
+    redis_conf "$port" "$base/$port" "cluster-enabled yes
+cluster-config-file $base/$port/nodes.conf
+cluster-node-timeout 5000" >"$base/$port/redis.conf"
+    redis-server "$base/$port/redis.conf" || die "Redis cluster node $port did not start"
+    started=1
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 1 100); do redis_running "$port" && break; sleep 0.05; done
+  done
+  if ! redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+    local nodes=()
+    for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null \
+      || die "redis-cli --cluster create failed"
+    for _ in $(seq 1 200); do
+      redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break
+      sleep 0.05
+    done
+  fi
+  log "Redis Cluster: $(printf '127.0.0.1:%s ' "${CLUSTER_PORTS[@]}")(3 masters)"
+}
+
+cluster_down() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    redis_running "$port" && redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
+}
+
+services_ensure_pg() { pg_up; }
+services_ensure_redis() { redis_up; }
+services_ensure() { pg_up; redis_up; }
+
+services_main() {
+  local action="${1:-status}" cluster=0
+  [[ $# -gt 0 ]] && shift
+  for arg in "$@"; do [[ "$arg" == --redis-cluster ]] && cluster=1; done
+  case "$action" in
+    up) pg_up; redis_up; [[ $cluster == 1 ]] && cluster_up; return 0 ;;
+    down) [[ $cluster == 1 ]] && cluster_down; pg_down; redis_down ;;
+    status)
+      local rc=0
+      if external_pg; then echo "PostgreSQL: external (ConnectionStrings__Postgres)";
+      elif pg_running; then echo "PostgreSQL: running on 127.0.0.1:$PG_PORT"; else echo "PostgreSQL: stopped"; rc=1; fi
+      if external_redis; then echo "Redis: external (ConnectionStrings__Redis)";
+      elif redis_running; then echo "Redis: running on 127.0.0.1:$REDIS_PORT"; else echo "Redis: stopped"; rc=1; fi
+      if redis_running "${CLUSTER_PORTS[0]}"; then echo "Redis Cluster: running on ${CLUSTER_PORTS[*]}"; fi
+      return $rc ;;
+    *) die "usage: ./ut360 services up|down|status [--redis-cluster]" ;;
+  esac
+}
+
+# psql / redis-cli on the configured servers, the tools' own arguments passed through.
+exec_psql() {
+  if external_pg; then
+    local kv=() part key val
+    IFS=';' read -ra parts <<<"$ConnectionStrings__Postgres"
+    for part in "${parts[@]}"; do
+      key="${part%%=*}"; val="${part#*=}"; key="${key,,}"; key="${key// /}"
+      case "$key" in
+        host|server) kv+=("host=$val") ;; port) kv+=("port=$val") ;;
+        username|userid|user) kv+=("user=$val") ;; password) kv+=("password=$val") ;;
+        database|db) kv+=("dbname=$val") ;;
+      esac
+    done
+    exec psql "${kv[*]}" "$@"
+  fi
+  exec psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ut360 "$@"
+}
+
+exec_redis_cli() {
+  if external_redis; then
+    local first="${ConnectionStrings__Redis%%,*}" args=() opt
+    args+=(-h "${first%:*}" -p "${first##*:}")
+    IFS=',' read -ra opts <<<"$ConnectionStrings__Redis"
+    for opt in "${opts[@]:1}"; do
+      [[ "${opt,,}" == password=* ]] && args+=(-a "${opt#*=}" --no-auth-warning)
+    done
+    exec redis-cli "${args[@]}" "$@"
+  fi
+  exec redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}

@@ -1,0 +1,191 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Npgsql;
+
+namespace Ut360.Data.Records;
+
+/// The PostgreSQL reads shared by the sync (all rows, streamed) and the API (a few keys, or many
+/// at once with = ANY). One query per call, never one per row.
+public static class SubscriberQueries
+{
+    const string RecommendationColumns = """
+        id, isdn, subscriber_type, service_type, advance_amount, revenue_per_advance, cluster_group,
+        bad_debt_risk, arpu_avg_6m, arpu_std_6m, arpu_min_6m, arpu_max_6m, arpu_growth_rate, arpu_trend,
+        revenue_call_pct, revenue_sms_pct, revenue_data_pct, user_type, topup_frequency, topup_avg_amount,
+        topup_advance_ratio, topup_frequency_class, customer_value_score, advance_readiness_score,
+        priority_score, recommendation_date, updated_at
+        """;
+
+    // Monthly rows are aggregated per subscriber in the same statement, so a profile costs one
+    // round trip whether one or ten thousand are asked for.
+    const string ProfileSelect = """
+        SELECT p.id, p.isdn, p.recommendation_id, p.subscriber_type, p.service_type, p.advance_amount,
+               p.revenue_per_advance, p.arpu_avg_6m, p.arpu_std_6m, p.arpu_min_6m, p.arpu_max_6m,
+               p.arpu_first_month, p.arpu_last_month, p.arpu_growth_rate, p.arpu_trend,
+               p.revenue_call_pct, p.revenue_sms_pct, p.revenue_data_pct, p.user_type,
+               p.topup_frequency, p.topup_avg_amount, p.topup_min_amount, p.topup_max_amount,
+               p.topup_advance_ratio, p.topup_frequency_class, p.bad_debt_risk, p.risk_score,
+               p.risk_factors::text, p.customer_value_score, p.advance_readiness_score, p.revenue_potential,
+               p.cluster_group, p.cluster_label, p.classification_reason, p.strengths::text,
+               p.recommendations_text::text, p.profile_date, p.updated_at,
+               (SELECT coalesce(json_agg(json_build_array(m.data_month, m.arpu_call, m.arpu_sms, m.arpu_data, m.arpu_total)
+                                         ORDER BY m.data_month), '[]')::text
+                  FROM subscriber_monthly_arpu m WHERE m.isdn = p.isdn) AS monthly
+          FROM subscriber_360_profiles p
+        """;
+
+    public static async Task<Recommendation?> GetRecommendationAsync(NpgsqlDataSource db, string isdn, CancellationToken ct)
+    {
+        await foreach (var r in GetRecommendationsAsync(db, [isdn], ct))
+            return r;
+        return null;
+    }
+
+    public static async IAsyncEnumerable<Recommendation> GetRecommendationsAsync(
+        NpgsqlDataSource db, IReadOnlyCollection<string> isdns, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"SELECT {RecommendationColumns} FROM recommendations WHERE isdn = ANY(@isdns)");
+        cmd.Parameters.AddWithValue("isdns", isdns.ToArray());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadRecommendation(reader);
+    }
+
+    /// Every recommendation, streamed in isdn order (for the full sync).
+    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
+        NpgsqlConnection conn, string? where, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"SELECT {RecommendationColumns} FROM recommendations {where} ORDER BY isdn", conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadRecommendation(reader);
+    }
+
+    public static async Task<Profile?> GetProfileAsync(NpgsqlDataSource db, string isdn, CancellationToken ct)
+    {
+        await foreach (var p in GetProfilesAsync(db, [isdn], ct))
+            return p;
+        return null;
+    }
+
+    public static async IAsyncEnumerable<Profile> GetProfilesAsync(
+        NpgsqlDataSource db, IReadOnlyCollection<string> isdns, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"{ProfileSelect} WHERE p.isdn = ANY(@isdns)");
+        cmd.Parameters.AddWithValue("isdns", isdns.ToArray());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadProfile(reader);
+    }
+
+    /// Every profile with its months, streamed in isdn order (for the full sync).
+    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
+        NpgsqlConnection conn, string? where, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"{ProfileSelect} {where} ORDER BY p.isdn", conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadProfile(reader);
+    }
+
+    static Recommendation ReadRecommendation(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetInt64(0),
+        Isdn = r.GetString(1),
+        SubscriberType = r.GetString(2),
+        ServiceType = r.GetString(3),
+        AdvanceAmount = r.GetDecimal(4),
+        RevenuePerAdvance = r.GetDecimal(5),
+        ClusterGroup = r.IsDBNull(6) ? null : r.GetInt32(6),
+        BadDebtRisk = r.GetString(7),
+        ArpuAvg6m = Dec(r, 8),
+        ArpuStd6m = Dec(r, 9),
+        ArpuMin6m = Dec(r, 10),
+        ArpuMax6m = Dec(r, 11),
+        ArpuGrowthRate = Dec(r, 12),
+        ArpuTrend = Str(r, 13),
+        RevenueCallPct = Dec(r, 14),
+        RevenueSmsPct = Dec(r, 15),
+        RevenueDataPct = Dec(r, 16),
+        UserType = Str(r, 17),
+        TopupFrequency = Dec(r, 18),
+        TopupAvgAmount = Dec(r, 19),
+        TopupAdvanceRatio = Dec(r, 20),
+        TopupFrequencyClass = Str(r, 21),
+        CustomerValueScore = Dec(r, 22),
+        AdvanceReadinessScore = Dec(r, 23),
+        PriorityScore = Dec(r, 24),
+        RecommendationDate = r.GetFieldValue<DateOnly>(25),
+        UpdatedAt = r.IsDBNull(26) ? null : r.GetDateTime(26),
+    };
+
+    static Profile ReadProfile(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetInt64(0),
+        Isdn = r.GetString(1),
+        RecommendationId = r.IsDBNull(2) ? null : r.GetInt64(2),
+        SubscriberType = r.GetString(3),
+        ServiceType = Str(r, 4),
+        AdvanceAmount = Dec(r, 5),
+        RevenuePerAdvance = Dec(r, 6),
+        ArpuAvg6m = Dec(r, 7),
+        ArpuStd6m = Dec(r, 8),
+        ArpuMin6m = Dec(r, 9),
+        ArpuMax6m = Dec(r, 10),
+        ArpuFirstMonth = Dec(r, 11),
+        ArpuLastMonth = Dec(r, 12),
+        ArpuGrowthRate = Dec(r, 13),
+        ArpuTrend = Str(r, 14),
+        RevenueCallPct = Dec(r, 15),
+        RevenueSmsPct = Dec(r, 16),
+        RevenueDataPct = Dec(r, 17),
+        UserType = Str(r, 18),
+        TopupFrequency = Dec(r, 19),
+        TopupAvgAmount = Dec(r, 20),
+        TopupMinAmount = Dec(r, 21),
+        TopupMaxAmount = Dec(r, 22),
+        TopupAdvanceRatio = Dec(r, 23),
+        TopupFrequencyClass = Str(r, 24),
+        BadDebtRisk = Str(r, 25),
+        RiskScore = Dec(r, 26),
+        RiskFactors = Strings(Str(r, 27)),
+        CustomerValueScore = Dec(r, 28),
+        AdvanceReadinessScore = Dec(r, 29),
+        RevenuePotential = Dec(r, 30),
+        ClusterGroup = r.IsDBNull(31) ? null : r.GetInt32(31),
+        ClusterLabel = Str(r, 32),
+        ClassificationReason = Str(r, 33),
+        Strengths = Strings(Str(r, 34)),
+        RecommendationsText = Strings(Str(r, 35)),
+        ProfileDate = r.GetFieldValue<DateOnly>(36),
+        UpdatedAt = r.IsDBNull(37) ? null : r.GetDateTime(37),
+        MonthlyArpu = Months(r.GetString(38)),
+    };
+
+    static decimal? Dec(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
+    static string? Str(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    static IReadOnlyList<string> Strings(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+            return [];
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+            return [];
+        var list = new List<string>(doc.RootElement.GetArrayLength());
+        foreach (var e in doc.RootElement.EnumerateArray())
+            list.Add(e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText());
+        return list;
+    }
+
+    static IReadOnlyList<MonthlyArpu> Months(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var list = new List<MonthlyArpu>(doc.RootElement.GetArrayLength());
+        foreach (var e in doc.RootElement.EnumerateArray())
+            list.Add(new MonthlyArpu(e[0].GetString()!, N(e[1]), N(e[2]), N(e[3]), N(e[4])));
+        return list;
+
+        static decimal? N(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDecimal() : null;
+    }
+}

@@ -1,0 +1,26 @@
+using StackExchange.Redis;
+
+namespace Ut360.Data.Redis;
+
+/// The key layout of the design's section 2.2. Names are part of the contract: operators type
+/// them into redis-cli. Tests pass another namespace ("t1a2b:ut360") to isolate themselves on a
+/// shared server; production always uses the default "ut360".
+public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
+{
+    public const string DefaultNamespace = "ut360";
+    public static readonly RedisKeys Default = new();
+
+    public string Namespace { get; } = ns;
+
+    public RedisKey Rec(string isdn) => $"{Namespace}:rec:{isdn}";
+    public RedisKey Profile(string isdn) => $"{Namespace}:profile:{isdn}";
+    public RedisKey ServiceIndex(string serviceType) => $"{Namespace}:idx:service:{serviceType}";
+    public RedisKey RiskIndex(string riskLevel) => $"{Namespace}:idx:risk:{riskLevel}";
+    public RedisKey ClusterIndex(int clusterId) => $"{Namespace}:idx:cluster:{clusterId}";
+    public RedisKey ClusterIndex(string clusterId) => $"{Namespace}:idx:cluster:{clusterId}";
+    public RedisKey MetaStats => $"{Namespace}:meta:stats";
+    public RedisKey Bulk(string hash) => $"{Namespace}:bulk:{hash}";
+
+    public static readonly TimeSpan RecordTtl = TimeSpan.FromDays(7);
+    public static readonly TimeSpan BulkTtl = TimeSpan.FromHours(1);
+}

@@ -1,0 +1,46 @@
+using StackExchange.Redis;
+using Ut360.Data;
+using Ut360.Data.Redis;
+
+namespace Ut360.Tests.Infrastructure;
+
+/// The Redis server the environment names, with a key namespace of this test's own
+/// ("t{id}:ut360") so tests never see each other's keys. Deletes its keys on dispose.
+public sealed class TestRedis : IAsyncDisposable
+{
+    public ConnectionMultiplexer Connection { get; }
+    public RedisKeys Keys { get; }
+    public string ConnectionString { get; }
+
+    TestRedis(ConnectionMultiplexer connection, string connectionString, RedisKeys keys)
+    {
+        Connection = connection;
+        ConnectionString = connectionString;
+        Keys = keys;
+    }
+
+    public static async Task<TestRedis> CreateAsync(string? connectionString = null)
+    {
+        connectionString ??= Ut360Settings.Redis() + ",allowAdmin=true";
+        var mux = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        var keys = new RedisKeys($"t{Guid.NewGuid().ToString("N")[..10]}:ut360");
+        return new TestRedis(mux, connectionString, keys);
+    }
+
+    public IDatabase Db => Connection.GetDatabase();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in Connection.GetServers())
+        {
+            if (server.IsReplica)
+                continue;
+            var batch = new List<RedisKey>();
+            await foreach (var key in server.KeysAsync(pattern: Keys.Namespace + ":*", pageSize: 1000))
+                batch.Add(key);
+            foreach (var key in batch)
+                await Db.KeyDeleteAsync(key);
+        }
+        await Connection.DisposeAsync();
+    }
+}
