@@ -46,7 +46,7 @@ describe('API client', () => {
   it('escapes ISDNs in the path (base64 has / and +)', async () => {
     const fetch = mockFetch(new Response('{}', { status: 200 }));
     await api.profile('++/hZFPrCDRre55vsZqqxQ==');
-    expect(fetch.mock.calls[0][0]).toBe('/api/v1/profiles/%2B%2B%2FhZFPrCDRre55vsZqqxQ%3D%3D');
+    expect((fetch.mock.calls[0] as unknown as [string])[0]).toBe('/api/v1/profiles/%2B%2B%2FhZFPrCDRre55vsZqqxQ%3D%3D');
   });
 
   it('maps 401 to unauthorized with the ProblemDetails title', async () => {
