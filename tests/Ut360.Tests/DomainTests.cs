@@ -52,9 +52,9 @@ public sealed class DomainTests
     }
 
     [Theory]
-    [InlineData(60, "HIGH")]
+    [InlineData(60.0, "HIGH")]
     [InlineData(59.99, "MEDIUM")]
-    [InlineData(35, "MEDIUM")]
+    [InlineData(35.0, "MEDIUM")]
     [InlineData(34.99, "LOW")]
     [InlineData(null, "LOW")]
     public void Priority_labels_follow_the_documented_thresholds(double? score, string label) =>
