@@ -1,12 +1,15 @@
-import { useEffect, useState, type ReactElement } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactElement } from 'react';
 import { AuthProvider, useAuth } from './auth';
 import { ApiKeyDialog } from './components/ApiKeyDialog';
 import { I18nProvider, useI18n, type MessageKey } from './i18n';
-import { AnalyticsScreen } from './screens/Analytics';
 import { BulkScreen } from './screens/Bulk';
 import { Customer360Screen } from './screens/Customer360';
 import { ListsScreen } from './screens/Lists';
 import { OperationsScreen } from './screens/Operations';
+import { Loading } from './components/Status';
+
+// The dashboard carries the chart library; the other screens load without it.
+const AnalyticsScreen = lazy(() => import('./screens/Analytics').then(m => ({ default: m.AnalyticsScreen })));
 
 const SCREENS = [
   { path: '360', label: 'nav.c360', Screen: Customer360Screen },
@@ -14,7 +17,7 @@ const SCREENS = [
   { path: 'analytics', label: 'nav.analytics', Screen: AnalyticsScreen },
   { path: 'bulk', label: 'nav.bulk', Screen: BulkScreen },
   { path: 'ops', label: 'nav.ops', Screen: OperationsScreen },
-] as const satisfies readonly { path: string; label: MessageKey; Screen: () => ReactElement }[];
+] as const satisfies readonly { path: string; label: MessageKey; Screen: (() => ReactElement) | typeof AnalyticsScreen }[];
 
 type Path = (typeof SCREENS)[number]['path'];
 
@@ -47,7 +50,7 @@ function Shell() {
         </nav>
         <div className="topbar-actions">
           <button type="button" className="secondary" onClick={askForKey} data-testid="key-button">
-            🔑 {hasKey ? t('key.change') : t('key.none')}
+            {hasKey ? t('key.change') : t('key.none')}
           </button>
           <button type="button" className="secondary" onClick={() => setLang(lang === 'vi' ? 'en' : 'vi')} data-testid="lang-switch">
             {t('lang.switch')}
@@ -55,7 +58,9 @@ function Shell() {
         </div>
       </header>
       <main>
-        <Screen key={path} />
+        <Suspense fallback={<Loading />}>
+          <Screen key={path} />
+        </Suspense>
       </main>
       <ApiKeyDialog />
     </>

@@ -1,10 +1,10 @@
 import { useEffect, useRef, type ReactNode } from 'react';
-import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api, ApiError } from '../api/client';
 import type { Profile, Recommendation } from '../api/types';
 import { age, dateTime, date, growth, money, month, num, pct, DASH } from '../format';
 import { useI18n } from '../i18n';
 import { useAsync } from '../useAsync';
+import { ArpuChart } from './ArpuChart';
 import { ErrorBox, Loading } from './Status';
 
 /** Who to show: an encrypted ISDN, or a phone number the API encrypts. */
@@ -23,26 +23,41 @@ async function load360(ref: SubscriberRef, signal: AbortSignal): Promise<Loaded>
   return { profile: profile.value as Profile, rec: rec.status === 'fulfilled' ? rec.value as Recommendation : null };
 }
 
-export function Customer360Modal({ subscriber, onClose }: { subscriber: SubscriberRef; onClose: () => void }) {
+export function Customer360Modal({ subscriber, onClose, startedAt }: {
+  subscriber: SubscriberRef; onClose: () => void; startedAt?: number;
+}) {
   const { t } = useI18n();
   const key = 'isdn' in subscriber ? `i:${subscriber.isdn}` : `m:${subscriber.msisdn}`;
   const state = useAsync(signal => load360(subscriber, signal), [key]);
   const closeRef = useRef<HTMLButtonElement>(null);
+  const dialogRef = useRef<HTMLElement>(null);
 
+  const onCloseRef = useRef(onClose);
+  onCloseRef.current = onClose;
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose(); };
+    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onCloseRef.current(); };
     window.addEventListener('keydown', onKey);
     closeRef.current?.focus();
     return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  }, []);
+
+  const ready = state.data !== undefined && !state.loading;
+  useEffect(() => {
+    // The time from the search to the first frame painted with the data: a figure for the
+    // operators (data-elapsed-ms), read by the end-to-end run.
+    if (!ready || startedAt === undefined) return;
+    const id = requestAnimationFrame(() => {
+      if (dialogRef.current) dialogRef.current.dataset.elapsedMs = String(Math.round(performance.now() - startedAt));
+    });
+    return () => cancelAnimationFrame(id);
+  }, [ready, startedAt]);
 
   const notFound = state.error instanceof ApiError && state.error.kind === 'notFound';
   const label = 'isdn' in subscriber ? subscriber.isdn : subscriber.msisdn;
-  const ready = state.data !== undefined && !state.loading;
   return (
     <div className="overlay" role="presentation" onMouseDown={e => { if (e.target === e.currentTarget) onClose(); }}>
       <section
-        className="dialog modal360" role="dialog" aria-modal="true" aria-labelledby="c360-title"
+        ref={dialogRef} className="dialog modal360" role="dialog" aria-modal="true" aria-labelledby="c360-title"
         data-testid="c360-modal" data-state={ready ? 'ready' : state.error !== undefined ? 'error' : 'loading'}
       >
         <header className="modal-head">
@@ -130,19 +145,8 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
         </dl>
         {months.length > 0 && (
           <div className="chart" data-testid="c360-arpu-chart">
-            <ResponsiveContainer width="100%" height={220}>
-              <ComposedChart data={months} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
-                <CartesianGrid strokeDasharray="3 3" vertical={false} />
-                <XAxis dataKey="label" fontSize={12} />
-                <YAxis fontSize={12} width={64} tickFormatter={v => num(v as number)} />
-                <Tooltip formatter={v => money(v as number)} />
-                <Legend />
-                <Bar dataKey="arpu_call" name={t('c360.call')} stackId="a" fill="#2563eb" isAnimationActive={false} />
-                <Bar dataKey="arpu_sms" name={t('c360.sms')} stackId="a" fill="#f59e0b" isAnimationActive={false} />
-                <Bar dataKey="arpu_data" name={t('c360.data')} stackId="a" fill="#10b981" isAnimationActive={false} />
-                <Line dataKey="arpu_total" name={t('c360.totalArpu')} stroke="#111827" strokeWidth={2} dot isAnimationActive={false} />
-              </ComposedChart>
-            </ResponsiveContainer>
+            <ArpuChart months={p.monthly_arpu}
+              labels={{ call: t('c360.call'), sms: t('c360.sms'), data: t('c360.data'), total: t('c360.totalArpu') }} />
           </div>
         )}
         <details className="months">

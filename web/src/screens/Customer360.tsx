@@ -7,13 +7,13 @@ export function Customer360Screen() {
   const { t } = useI18n();
   const [query, setQuery] = useState('');
   const [invalid, setInvalid] = useState(false);
-  const [open, setOpen] = useState<SubscriberRef | null>(null);
+  const [open, setOpen] = useState<{ ref: SubscriberRef; at: number } | null>(null);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const ref = parseSubscriberQuery(query);
     setInvalid(!ref);
-    if (ref) setOpen(ref);
+    if (ref) setOpen({ ref, at: performance.now() });
   };
 
   return (
@@ -30,7 +30,7 @@ export function Customer360Screen() {
       <p className={invalid ? 'field-error' : 'muted'} role={invalid ? 'alert' : undefined}>
         {invalid ? t('c360.invalid') : t('c360.hint')}
       </p>
-      {open && <Customer360Modal subscriber={open} onClose={() => setOpen(null)} />}
+      {open && <Customer360Modal subscriber={open.ref} startedAt={open.at} onClose={() => setOpen(null)} />}
     </section>
   );
 }
