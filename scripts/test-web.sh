@@ -88,7 +88,7 @@ fi
 
 echo "== web: end-to-end environment (database $DB, Redis DB $RDB, $SUBSCRIBERS subscribers)"
 services_ensure
-pg() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
+pg() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
 pg -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
 pg -c "CREATE DATABASE \"$DB\"" >/dev/null
 # Only this run's DB number, and only our keys in it (never FLUSHDB on a shared server).

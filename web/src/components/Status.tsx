@@ -21,7 +21,11 @@ export function errorMessage(t: T, error: unknown, role?: string): string {
       case 'unavailable':
         return t('err.unavailable', { retry: error.retryAfter ? t('err.retryIn', { n: error.retryAfter }) : '' });
       case 'network': return t('err.network');
-      default: return t('err.server', { status: error.status });
+      default: {
+        // The API's ProblemDetails say more than a status code (e.g. "run ./ut360 sync").
+        const more = [error.message, error.detail].filter(Boolean).join(': ');
+        return `${t('err.server', { status: error.status })}${more ? ` ${more}` : ''}`;
+      }
     }
   }
   return error instanceof Error ? error.message : String(error);

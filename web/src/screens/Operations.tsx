@@ -46,7 +46,7 @@ export function OperationsScreen() {
           )}
         </Async>
       </section>
-      <section className="card" aria-labelledby="ops-hist">
+      <section className="card" aria-labelledby="ops-hist" data-testid="ops-history-card">
         <div className="card-head">
           <h2 id="ops-hist">{t('ops.history')}</h2>
           <button type="button" onClick={start} disabled={starting} data-testid="ops-start-sync">{t('ops.startSync')}</button>
