@@ -155,6 +155,13 @@ describe('UT360 web against the real service', () => {
     await page.getByTestId('page-prev').click();
     await page.locator(`[data-testid="page-info"][data-page="${pages - 1}"]`).waitFor();
 
+    // The export is the whole segment, streamed by the API: a header and one line per member.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    const lines = readFileSync(await download.path(), 'utf8').trimEnd().split(/\r?\n/);
+    expect(lines[0].startsWith('isdn')).toBe(true);
+    expect(lines.length - 1).toBe(api.total);
+    expect(lines.some(l => l.split(',')[0] === [...seen][0])).toBe(true);
+
     const first = page.getByTestId('row').first();
     const isdn = await first.getAttribute('data-isdn');
     await first.click();

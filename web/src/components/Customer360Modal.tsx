@@ -134,6 +134,13 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
         <List items={p.risk_assessment.factors} testid="c360-risk-factors" />
       </section>
 
+      <section className="card" aria-labelledby="cl-h">
+        <h3 id="cl-h">{t('c360.cluster')}</h3>
+        <p className="cluster" data-testid="c360-cluster" data-raw={p.basic.cluster ?? rec?.cluster_group ?? ''}>
+          <span className="cluster-id">{p.basic.cluster ?? rec?.cluster_group ?? DASH}</span> {p.basic.cluster_label ?? ''}
+        </p>
+      </section>
+
       <section className="card c360-arpu" aria-labelledby="arpu-h">
         <h3 id="arpu-h">{t('c360.arpu')}</h3>
         <dl className="fields fields-wide">
@@ -185,13 +192,6 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
           <Field label={t('c360.topupRatio')} testid="c360-topup-ratio" raw={p.topup_behavior.ratio} value={num(p.topup_behavior.ratio, 4)} />
           <Field label={t('c360.topupClass')} testid="c360-topup-class" raw={p.topup_behavior.frequency_class} value={p.topup_behavior.frequency_class ?? DASH} />
         </dl>
-      </section>
-
-      <section className="card" aria-labelledby="cl-h">
-        <h3 id="cl-h">{t('c360.cluster')}</h3>
-        <p className="cluster" data-testid="c360-cluster" data-raw={p.basic.cluster ?? rec?.cluster_group ?? ''}>
-          <span className="cluster-id">{p.basic.cluster ?? rec?.cluster_group ?? DASH}</span> {p.basic.cluster_label ?? ''}
-        </p>
       </section>
 
       <section className="card c360-insights" aria-labelledby="in-h">
