@@ -182,6 +182,13 @@ describe('UT360 web against the real service', () => {
     await page.locator('[aria-busy="false"] [data-testid="list-table"]').waitFor();
     const isdns = await page.getByTestId('row').evaluateAll(rows => rows.map(r => r.getAttribute('data-isdn')));
     expect(isdns).toEqual(api.items.map(i => i.isdn));
+    // The record carries the fields docs/api.md names (the table shows them).
+    const contract = ['isdn', 'subscriber_type', 'service_type', 'advance_amount', 'revenue_per_advance', 'cluster_group',
+      'bad_debt_risk', 'arpu_avg_6m', 'arpu_growth_rate', 'arpu_trend', 'customer_value_score', 'advance_readiness_score',
+      'recommendation_date', 'priority', 'priority_score'];
+    expect(contract.filter(f => !(f in api.items[0])), 'fields of docs/api.md missing from the API record').toEqual([]);
+    const arpu = await page.getByTestId('row').first().locator('td').nth(7).innerText();
+    expect(normalizeSpaces(arpu)).toBe(num(api.items[0].arpu_avg_6m, 2));
     await page.close();
   });
 

@@ -41,7 +41,7 @@ export function OperationsScreen() {
               <div className="stat"><div className="stat-label">{t('ops.hits')}</div><div className="stat-value">{num(c.hits)}</div></div>
               <div className="stat"><div className="stat-label">{t('ops.misses')}</div><div className="stat-value">{num(c.misses)}</div></div>
               <div className="stat"><div className="stat-label">{t('ops.fallbacks')}</div><div className="stat-value">{num(c.fallbacks)}</div></div>
-              <button type="button" className="secondary" onClick={cache.reload}>{t('common.retry')} ↻</button>
+              <button type="button" className="secondary" onClick={cache.reload}>{t('common.refresh')} ↻</button>
             </div>
           )}
         </Async>
