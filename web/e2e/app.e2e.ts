@@ -45,9 +45,9 @@ describe('UT360 web against the real service', () => {
     await error.waitFor();
     expect(await error.getAttribute('data-kind')).toBe('unauthorized');
     expect(await error.innerText()).toContain('Cần khóa API hợp lệ');
+    await screenshot(page, 'wrong-key');
     await error.getByRole('button', { name: 'Nhập khóa API' }).click();
     await page.getByTestId('api-key-input').waitFor();
-    await screenshot(page, 'wrong-key');
     await page.close();
   });
 
