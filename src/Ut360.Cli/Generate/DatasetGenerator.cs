@@ -106,12 +106,17 @@ public static class DatasetGenerator
             throw new ArgumentOutOfRangeException(nameof(options), "--months must be between 1 and 60.");
         using (new IsdnCipher(options.IsdnKeyHex)) { } // a bad key fails here, before any work
 
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         var g = new Generation(options, progress, ct);
+        Console.Error.WriteLine($"alloc {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass1();
+        Console.Error.WriteLine($"pass1 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.AssignRisk();
         g.AssignServices();
         g.AssignAmounts();
+        Console.Error.WriteLine($"global {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass2();
+        Console.Error.WriteLine($"pass2 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         return g.Result();
     }
 
@@ -219,7 +224,7 @@ public static class DatasetGenerator
             var row = (long)i * _m;
             for (var t = 0; t < _m; t++, row++)
             {
-                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.12 * rng.Normal()));
+                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.07 * rng.Normal()));
                 var totalC = (long)Math.Round(total * 100);
                 var ds = Math.Clamp(dataShare + 0.05 * rng.Normal(), 0.0, 0.98);
                 var dataC = (long)Math.Round(totalC * ds);
@@ -266,7 +271,7 @@ public static class DatasetGenerator
 
             // Top-ups: a month's top-ups cover its spend and a little more, in the usual card values.
             var spend = avg * rng.Uniform(1.0, 1.3);
-            var preferred = Math.Clamp(Math.Exp(Math.Log(2.5) + 0.6 * rng.Normal()), 0.3, 15);
+            var preferred = Math.Clamp(Math.Exp(Math.Log(3.5) + 0.6 * rng.Normal()), 0.3, 15);
             var target = spend / preferred;
             var lo = 0;
             while (lo + 1 < TopupDenominations.Length && TopupDenominations[lo + 1] <= target)
@@ -286,7 +291,7 @@ public static class DatasetGenerator
             _topupFreq[i] = freq;
             _freqClass[i] = freq >= TopupHigh ? "Cao" : freq >= TopupMedium ? "Trung bình" : "Thấp";
 
-            var cv = 15 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
+            var cv = 21 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
                 + Math.Clamp(growth * 0.15, -8, 8) + 1.5 * Math.Min(freq, 8) + 4 * rng.Normal();
             _cv[i] = R2(Math.Clamp(cv, 1, 99));
 
@@ -405,7 +410,7 @@ public static class DatasetGenerator
             var amount = _advance[i];
             var ratio = Math.Round(_topupAvg[i] / amount, 4, MidpointRounding.AwayFromZero);
             _topupRatio[i] = ratio;
-            var ar = 47 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
+            var ar = 51 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
                 + (_trend[i] == "Tăng trưởng" ? 5 : _trend[i] == "Giảm" ? -5 : 0) + 5 * rng.Normal();
             ar = R2(Math.Clamp(ar, 1, 99));
             _ar[i] = ar;
@@ -459,8 +464,8 @@ public static class DatasetGenerator
                 sb.Item().Append("ARPU giảm ").Dec1(-_growth[i]).Append("% trong ").Append(_w).Append(" tháng gần nhất").EndItem();
             if (count < cap && _topupFreq[i] < TopupMedium && ++count > 0)
                 sb.Item().Append("Tần suất nạp tiền thấp (").Dec2(_topupFreq[i]).Append(" lần/tháng)").EndItem();
-            if (count < cap && _topupRatio[i] < 1 && ++count > 0)
-                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" lớn hơn số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
+            if (count < cap && _topupRatio[i] < 0.5 && ++count > 0)
+                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" gấp ").Dec1(1 / _topupRatio[i]).Append(" lần số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
             if (count < cap && _std[i] >= 0.3 * _avg[i] && ++count > 0)
                 sb.Item().Append("ARPU biến động mạnh (độ lệch chuẩn ").Vnd(_std[i]).Append(" so với trung bình ").Vnd(_avg[i]).Append(')').EndItem();
             if (count < cap && _avg[i] < 10_000 && ++count > 0)

@@ -16,6 +16,7 @@ public static class DatasetWriter
         GenerateProgress? progress = null, CancellationToken ct = default)
     {
         Directory.CreateDirectory(directory);
+        Console.Error.WriteLine($"write start {DateTime.Now:HH:mm:ss.fff} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         (UpstreamBatch Batch, Action<long> Report)[] jobs =
         [
             (data.Recommendations, n => { if (progress is not null) Interlocked.Add(ref progress.RecommendationsRows, n); }),
@@ -62,6 +63,7 @@ public static class DatasetWriter
                     report(count);
                 }
             }
+            Console.Error.WriteLine($"{batch.File.Name} done {DateTime.Now:HH:mm:ss.fff} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
             return (temp, final);
         }
         catch
