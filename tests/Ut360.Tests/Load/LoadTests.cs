@@ -180,8 +180,8 @@ public sealed class LoadTests : IDisposable
         await using var db = await TestDatabase.CreateAsync();
         await Load(db, UpstreamFixture.Create(10).WriteTo(Dir("v1"), "parquet"));
 
-        // A partial file: subscriber 2 changed and with only two months (202504 changed, 202505
-        // given), and a new subscriber 10; the other nine are absent.
+        // A partial file: subscriber 2 changed (service, and its 202504 ARPU), and a new
+        // subscriber 10; the other nine are absent.
         var full = UpstreamFixture.Create(11);
         var partial = new UpstreamFixture();
         foreach (var i in new[] { 2, 10 })
@@ -190,9 +190,8 @@ public sealed class LoadTests : IDisposable
             partial.Profiles.Add(full.Profiles[i]);
         }
         partial.Recommendations[0]["service_type"] = "MBFG";
-        partial.Monthly.Add(full.Monthly[2 * 3 + 1]);
-        partial.Monthly[0]["arpu_total"] = 1.0;
-        partial.Monthly.Add(full.Monthly[2 * 3 + 2]);
+        partial.Monthly.AddRange(full.Monthly.Skip(2 * 3).Take(3));
+        partial.Monthly[1]["arpu_total"] = 1.0;
         partial.Monthly.AddRange(full.Monthly.Skip(10 * 3));
 
         var result = await Load(db, partial.WriteTo(Dir("part"), "parquet"), LoadMode.Upsert);
@@ -218,17 +217,20 @@ public sealed class LoadTests : IDisposable
         var partial = new UpstreamFixture();
         partial.Recommendations.Add(full.Recommendations[0]);
         partial.Profiles.Add(full.Profiles[0]);
-        partial.Monthly.Add(full.Monthly[0]); // 202503 only; 202504 and 202505 are not "given"
-        // Subscriber 1 gives 202504, so 202504 is a given month, and subscriber 0 lacks it.
+        partial.Monthly.Add(full.Monthly[0]); // 202503 only
+        // Subscriber 1 gives 202504 only. The given months are 202503 and 202504, so subscriber 0
+        // loses its 202504 row and subscriber 1 its 202503 row; 202505 is not given and stays.
         partial.Recommendations.Add(full.Recommendations[1]);
         partial.Profiles.Add(full.Profiles[1]);
         partial.Monthly.Add(full.Monthly[4]);
 
         var result = await Load(db, partial.WriteTo(Dir("part"), "parquet"), LoadMode.Upsert);
 
-        Assert.Equal(1, result.Monthly.Deleted);
+        Assert.Equal((0, 0, 2), (result.Monthly.Inserted, result.Monthly.Updated, result.Monthly.Deleted));
         Assert.Equal(0L, await Scalar<long>(db, $"SELECT count(*) FROM subscriber_monthly_arpu WHERE isdn = '{UpstreamFixture.Isdn(0)}' AND data_month = '202504'"));
-        Assert.Equal(8L, await Scalar<long>(db, "SELECT count(*) FROM subscriber_monthly_arpu"));
+        Assert.Equal(0L, await Scalar<long>(db, $"SELECT count(*) FROM subscriber_monthly_arpu WHERE isdn = '{UpstreamFixture.Isdn(1)}' AND data_month = '202503'"));
+        Assert.Equal(2L, await Scalar<long>(db, $"SELECT count(*) FROM subscriber_monthly_arpu WHERE data_month = '202505' AND isdn IN ('{UpstreamFixture.Isdn(0)}', '{UpstreamFixture.Isdn(1)}')"));
+        Assert.Equal(7L, await Scalar<long>(db, "SELECT count(*) FROM subscriber_monthly_arpu"));
     }
 
     public static TheoryData<string, string, int, string, object?, string> BadInputs => new()
@@ -284,7 +286,8 @@ public sealed class LoadTests : IDisposable
         };
         var dir = fixture.WriteTo(Dir("v2"), format);
 
-        var result = await Load(db, dir);
+        // One bad row of 100 (20 subscribers, 20 + 20 + 60 rows) is over a 0.5% threshold.
+        var result = await Load(db, dir, maxRejectRate: 0.005);
 
         Assert.Equal(LoadOutcome.Refused, result.Outcome);
         Assert.Equal(before, await Checksums(db));

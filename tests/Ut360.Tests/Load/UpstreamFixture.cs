@@ -127,7 +127,7 @@ public sealed class UpstreamFixture
             var name = columns[c].Name;
             var field = fields[c];
             var clr = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-            if (clr == typeof(string))
+            if (clr == typeof(string) || clr == typeof(ReadOnlyMemory<char>))
                 await group.WriteAsync(field, rows.Select(r => (string?)r.GetValueOrDefault(name)).ToArray());
             else if (clr == typeof(int))
                 await group.WriteAsync<int>(field, rows.Select(r => r.GetValueOrDefault(name) is { } v ? (int?)Convert.ToInt32(v, CultureInfo.InvariantCulture) : null).ToArray());
