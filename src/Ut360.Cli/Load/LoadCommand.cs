@@ -96,7 +96,16 @@ public static class LoadCommand
         readonly Dictionary<string, ProgressTask> _tasks = [];
         ProgressTask? _current;
 
+        // The loader reads its three files on separate threads.
+        readonly Lock _lock = new();
+
         public void Report(LoadProgress value)
+        {
+            lock (_lock)
+                Update(value);
+        }
+
+        void Update(LoadProgress value)
         {
             if (!_tasks.TryGetValue(value.Stage, out var task))
             {
@@ -121,7 +130,7 @@ public static class LoadCommand
     {
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime)
         {
-            if (task.Description == "merge")
+            if (task.Description is "merge" or "indexes and stats")
                 return new Markup($"{task.Value:0}/{task.MaxValue:0} steps");
             var speed = task.Speed is { } s ? $"{s.ToString("N0", CultureInfo.InvariantCulture)} rows/s" : "";
             return new Markup($"{task.Value.ToString("N0", CultureInfo.InvariantCulture)} rows  [grey]{speed}[/]");

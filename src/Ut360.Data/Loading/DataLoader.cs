@@ -21,6 +21,8 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     static readonly string[] MonthlyCols = ["arpu_call", "arpu_sms", "arpu_data", "arpu_total"];
 
     /// subscriber_360_profiles columns besides id, isdn and the timestamps, in table order.
+    internal static IReadOnlyList<string> ProfileColumns => ProfileCols;
+
     static readonly string[] ProfileCols =
     [
         "recommendation_id", "subscriber_type", "service_type", "advance_amount", "revenue_per_advance",
@@ -287,6 +289,8 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         List<(string, TimeSpan)> timings, Action<string> lap, CancellationToken ct)
     {
         // Read: column-wise into typed arrays. Missing columns and wrong types throw here.
+        // One file after the other: Parquet.Net readers running concurrently in one process
+        // returned NULLs for some DOUBLE values in our runs, and the files are read column-wise anyway.
         var tables = new UpstreamTable[3];
         for (var f = 0; f < 3; f++)
         {
@@ -344,80 +348,84 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             return result with { Message = refusal, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
         }
 
-        // Staging: session-local temporary tables (no WAL, no indexes, gone with the session
-        // if the process dies), filled by binary COPY outside the merge transaction.
-        await TrySetAsync(conn, "SET temp_buffers = '512MB'", ct);
-        await Exec(conn, CreateStaging, ct);
         var toCopy = (long)(checks.TotalRows - checks.RejectedRows);
         long copied = 0;
-        progress?.Report(new("copy", 0, toCopy));
-        Action<long> onCopied = n => { copied += n; progress?.Report(new("copy", copied, toCopy)); };
-        await StagingCopy.CopyAsync(conn, "stage_rec", recs, checks.RecRejected, onCopied, ct);
-        await StagingCopy.CopyAsync(conn, "stage_profile", profiles, checks.ProfileRejected, onCopied, ct);
-        await StagingCopy.CopyAsync(conn, "stage_monthly", monthly, checks.MonthlyRejected, onCopied, ct);
-        if (options.Mode == LoadMode.Snapshot && checks.RejectedSubscribers.Count > 0)
+        Action<long> onCopied = n => { copied += n; progress?.Report(new("copy", Math.Min(copied, toCopy), toCopy)); };
+        int recIns, recUpd = 0, recDel = 0, profIns, profUpd = 0, profDel = 0, monIns, monUpd = 0, monDel = 0, statsRows;
+        if (await FreshLoad.LiveTablesEmptyAsync(conn, ct))
         {
-            await using var importer = await conn.BeginBinaryImportAsync("COPY stage_keep (isdn) FROM STDIN (FORMAT BINARY)", ct);
-            foreach (var isdn in checks.RejectedSubscribers)
-            {
-                await importer.StartRowAsync(ct);
-                await importer.WriteAsync(isdn, NpgsqlTypes.NpgsqlDbType.Text, ct);
-            }
-            await importer.CompleteAsync(ct);
-        }
-        await Exec(conn, "ANALYZE stage_rec, stage_profile, stage_monthly, stage_keep", ct);
-        lap("copy");
-
-        // Merge: one transaction, ROW EXCLUSIVE locks only; readers are never blocked.
-        string[] steps = options.Mode == LoadMode.Snapshot
-            ? ["monthly deletes", "profile deletes", "recommendation deletes", "recommendation updates", "recommendation inserts",
-               "profile updates", "profile inserts", "monthly updates", "monthly inserts", "stats"]
-            : ["monthly deletes", "recommendation updates", "recommendation inserts",
-               "profile updates", "profile inserts", "monthly updates", "monthly inserts", "stats"];
-        var step = 0;
-        void Step() => progress?.Report(new("merge", ++step, steps.Length));
-        progress?.Report(new("merge", 0, steps.Length));
-
-        int recIns, recUpd, recDel = 0, profIns, profUpd, profDel = 0, monIns, monUpd, monDel, statsRows;
-        await using (var tx = await conn.BeginTransactionAsync(ct))
-        {
+            await Exec(conn, "DROP TABLE IF EXISTS load_changed; CREATE TEMP TABLE load_changed (isdn text, tbl \"char\", deleted boolean)", ct);
+            lap("prepare");
+            progress?.Report(new("copy", 0, toCopy));
+            await using var tx = await conn.BeginTransactionAsync(ct);
             await Exec(conn, "SET LOCAL work_mem = '256MB'", ct);
-            monDel = await Count(conn, options.Mode == LoadMode.Snapshot ? DeleteMonthlySnapshot : DeleteMonthlyUpsert, ct); Step();
-            if (options.Mode == LoadMode.Snapshot)
-            {
-                profDel = await Count(conn, DeleteProfiles, ct); Step();
-                recDel = await Count(conn, DeleteRecs, ct); Step();
-            }
-            recUpd = await Count(conn, UpdateRecs, ct); Step();
-            recIns = await Count(conn, InsertRecs, ct); Step();
-            await Exec(conn, BuildProfiles, ct);
-            profUpd = await Count(conn, UpdateProfiles, ct); Step();
-            profIns = await Count(conn, InsertProfiles, ct); Step();
-            monUpd = await Count(conn, UpdateMonthly, ct); Step();
-            monIns = await Count(conn, InsertMonthly, ct); Step();
-            await Exec(conn, TouchProfilesOfChangedMonthly, ct);
-            statsRows = await Count(conn, MergeStats, ct); Step();
-
-            result = result with
-            {
-                Outcome = LoadOutcome.Succeeded,
-                Recommendations = new(recIns, recUpd, recDel),
-                Profiles = new(profIns, profUpd, profDel),
-                Monthly = new(monIns, monUpd, monDel),
-                StatsRows = statsRows,
-            };
-            var message = $"loaded: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted"
-                + (checks.RejectedRows > 0 ? $", {checks.RejectedRows} rows rejected" : "");
-            result = result with { Message = message };
-            await using (var cmd = FinishCommand(conn, result, "succeeded", needsSync: result.Inserted + result.Updated + result.Deleted > 0))
-            {
-                cmd.Transaction = tx;
-                await cmd.ExecuteNonQueryAsync(ct);
-            }
-            await tx.CommitAsync(ct);
+            (recIns, profIns, monIns) = await FreshLoad.RunAsync(conn, checks, lap, onCopied, ct);
+            progress?.Report(new("copy", toCopy, toCopy));
+            progress?.Report(new("indexes and stats", 0, 1));
+            statsRows = await Count(conn, MergeStats, ct);
+            lap("stats");
+            progress?.Report(new("indexes and stats", 1, 1));
+            result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
+                new(monIns, monUpd, monDel), statsRows, ct);
         }
-        lap("merge");
+        else
+        {
+            // Staging: session-local temporary tables (no WAL, no indexes, gone with the session
+            // if the process dies), filled by binary COPY outside the merge transaction.
+            await TrySetAsync(conn, "SET temp_buffers = '512MB'", ct);
+            await Exec(conn, CreateStaging, ct);
+            progress?.Report(new("copy", 0, toCopy));
+            await StagingCopy.CopyAsync(conn, "stage_rec", recs, checks.RecRejected, onCopied, ct);
+            await StagingCopy.CopyAsync(conn, "stage_profile", profiles, checks.ProfileRejected, onCopied, ct);
+            await StagingCopy.CopyAsync(conn, "stage_monthly", monthly, checks.MonthlyRejected, onCopied, ct);
+            if (options.Mode == LoadMode.Snapshot && checks.RejectedSubscribers.Count > 0)
+            {
+                await using var importer = await conn.BeginBinaryImportAsync("COPY stage_keep (isdn) FROM STDIN (FORMAT BINARY)", ct);
+                foreach (var isdn in checks.RejectedSubscribers)
+                {
+                    await importer.StartRowAsync(ct);
+                    await importer.WriteAsync(isdn, NpgsqlTypes.NpgsqlDbType.Text, ct);
+                }
+                await importer.CompleteAsync(ct);
+            }
+            await Exec(conn, "ANALYZE stage_rec, stage_profile, stage_monthly, stage_keep", ct);
+            lap("copy");
 
+            // Merge: one transaction, ROW EXCLUSIVE locks only; readers are never blocked.
+            string[] steps = options.Mode == LoadMode.Snapshot
+                ? ["monthly deletes", "profile deletes", "recommendation deletes", "recommendation updates", "recommendation inserts",
+                   "profile updates", "profile inserts", "monthly updates", "monthly inserts", "stats"]
+                : ["monthly deletes", "recommendation updates", "recommendation inserts",
+                   "profile updates", "profile inserts", "monthly updates", "monthly inserts", "stats"];
+            var step = 0;
+            void Step() => progress?.Report(new("merge", ++step, steps.Length));
+            progress?.Report(new("merge", 0, steps.Length));
+
+            await using (var tx = await conn.BeginTransactionAsync(ct))
+            {
+                await Exec(conn, "SET LOCAL work_mem = '256MB'", ct);
+                monDel = await Count(conn, options.Mode == LoadMode.Snapshot ? DeleteMonthlySnapshot : DeleteMonthlyUpsert, ct); Step();
+                if (options.Mode == LoadMode.Snapshot)
+                {
+                    profDel = await Count(conn, DeleteProfiles, ct); Step();
+                    recDel = await Count(conn, DeleteRecs, ct); Step();
+                }
+                recUpd = await Count(conn, UpdateRecs, ct); Step();
+                recIns = await Count(conn, InsertRecs, ct); Step();
+                await Exec(conn, BuildProfiles, ct);
+                profUpd = await Count(conn, UpdateProfiles, ct); Step();
+                profIns = await Count(conn, InsertProfiles, ct); Step();
+                monUpd = await Count(conn, UpdateMonthly, ct); Step();
+                monIns = await Count(conn, InsertMonthly, ct); Step();
+                await Exec(conn, TouchProfilesOfChangedMonthly, ct);
+                statsRows = await Count(conn, MergeStats, ct); Step();
+
+                result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
+                    new(monIns, monUpd, monDel), statsRows, ct);
+            }
+            lap("merge");
+
+        }
         var changed = new HashSet<string>(StringComparer.Ordinal);
         var deleted = new HashSet<string>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn", conn))
@@ -436,6 +444,31 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     }
 
     static int Count(bool[] flags) => flags.Count(f => f);
+
+    /// Records the outcome in data_loads inside the load's transaction, so the record and the
+    /// data commit together, and commits.
+    static async Task<LoadResult> FinishAsync(NpgsqlConnection conn, NpgsqlTransaction tx, LoadResult result, LoadChecks checks,
+        TableChanges recs, TableChanges profiles, TableChanges monthly, int statsRows, CancellationToken ct)
+    {
+        result = result with
+        {
+            Outcome = LoadOutcome.Succeeded,
+            Recommendations = recs,
+            Profiles = profiles,
+            Monthly = monthly,
+            StatsRows = statsRows,
+        };
+        var message = $"loaded: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted"
+            + (checks.RejectedRows > 0 ? $", {checks.RejectedRows} rows rejected" : "");
+        result = result with { Message = message };
+        await using (var cmd = FinishCommand(conn, result, "succeeded", needsSync: result.Inserted + result.Updated + result.Deleted > 0))
+        {
+            cmd.Transaction = tx;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return result;
+    }
 
     static string ModeName(LoadMode mode) => mode == LoadMode.Snapshot ? "snapshot" : "upsert";
 

@@ -39,7 +39,7 @@ static class StagingCopy
         return copied;
     }
 
-    static Action<NpgsqlBinaryImporter, int> Writer(UpstreamTable table, UpstreamColumn column)
+    internal static Action<NpgsqlBinaryImporter, int> Writer(UpstreamTable table, UpstreamColumn column)
     {
         switch (column.Kind)
         {
