@@ -25,6 +25,15 @@ public sealed class GenerateProgress
     public long RecommendationsRows;
     public long ProfilesRows;
     public long MonthlyRows;
+
+    public ref long RowsOf(UpstreamFile file)
+    {
+        if (file == UpstreamFormat.Recommendations)
+            return ref RecommendationsRows;
+        if (file == UpstreamFormat.Profiles)
+            return ref ProfilesRows;
+        return ref MonthlyRows;
+    }
 }
 
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
@@ -97,7 +106,10 @@ public static class DatasetGenerator
         return result;
     }
 
-    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default)
+    /// monthlyReady is called with the complete monthly_arpu rows as soon as pass 1 is done, so
+    /// that file can be written while the rest is computed.
+    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
+        Action<UpstreamBatch>? monthlyReady = null)
     {
         var n = options.Subscribers;
         if (n is < 1 or > GenerateOptions.MaxSubscribers)
@@ -106,17 +118,13 @@ public static class DatasetGenerator
             throw new ArgumentOutOfRangeException(nameof(options), "--months must be between 1 and 60.");
         using (new IsdnCipher(options.IsdnKeyHex)) { } // a bad key fails here, before any work
 
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var g = new Generation(options, progress, ct);
-        Console.Error.WriteLine($"alloc {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass1();
-        Console.Error.WriteLine($"pass1 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
+        monthlyReady?.Invoke(g.Monthly());
         g.AssignRisk();
         g.AssignServices();
         g.AssignAmounts();
-        Console.Error.WriteLine($"global {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass2();
-        Console.Error.WriteLine($"pass2 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         return g.Result();
     }
 
@@ -193,11 +201,24 @@ public static class DatasetGenerator
 
         // ---- pass 1: each subscriber's own behaviour -------------------------------------------
 
-        public void Pass1() => ForChunks((from, to) =>
+        public void Pass1()
         {
-            for (var i = from; i < to; i++)
-                Subscriber1(i);
-        });
+            var affine = CreateAffine(_o.Seed);
+            ForChunks((from, to) =>
+            {
+                using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
+                Span<char> msisdn = stackalloc char[11];
+                for (var i = from; i < to; i++)
+                {
+                    Msisdn(affine, i, msisdn);
+                    var isdn = encryptor.Encrypt(msisdn);
+                    _isdn[i] = isdn;
+                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
+                        _mIsdn[row] = isdn;
+                    Subscriber1(i);
+                }
+            });
+        }
 
         void Subscriber1(int i)
         {
@@ -384,25 +405,12 @@ public static class DatasetGenerator
 
         // ---- pass 2: what depends on the global step ------------------------------------------
 
-        public void Pass2()
+        public void Pass2() => ForChunks((from, to) =>
         {
-            var a = CreateAffine(_o.Seed);
-            ForChunks((from, to) =>
-            {
-                using var cipher = new IsdnCipher(_o.IsdnKeyHex);
-                var sb = new StringBuilder(512);
-                Span<char> msisdn = stackalloc char[11];
-                for (var i = from; i < to; i++)
-                {
-                    Msisdn(a, i, msisdn);
-                    var isdn = cipher.Encrypt(new string(msisdn));
-                    _isdn[i] = isdn;
-                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
-                        _mIsdn[row] = isdn;
-                    Subscriber2(i, sb);
-                }
-            });
-        }
+            var sb = new StringBuilder(512);
+            for (var i = from; i < to; i++)
+                Subscriber2(i, sb);
+        });
 
         void Subscriber2(int i, StringBuilder sb)
         {
@@ -602,10 +610,13 @@ public static class DatasetGenerator
                 .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
                 .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
                 .Set("profile_date", _profileDate);
-            var monthly = new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
-                .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
-                .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
-            return new GeneratedDataset(rec, prof, monthly, _months);
+            return new GeneratedDataset(rec, prof, _monthly ?? Monthly(), _months);
         }
+
+        UpstreamBatch? _monthly;
+
+        public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
+            .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
+            .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
     }
 }
