@@ -25,6 +25,15 @@ public sealed class GenerateProgress
     public long RecommendationsRows;
     public long ProfilesRows;
     public long MonthlyRows;
+
+    public ref long RowsOf(UpstreamFile file)
+    {
+        if (file == UpstreamFormat.Recommendations)
+            return ref RecommendationsRows;
+        if (file == UpstreamFormat.Profiles)
+            return ref ProfilesRows;
+        return ref MonthlyRows;
+    }
 }
 
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
@@ -97,7 +106,10 @@ public static class DatasetGenerator
         return result;
     }
 
-    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default)
+    /// monthlyReady is called with the complete monthly_arpu rows as soon as pass 1 is done, so
+    /// that file can be written while the rest is computed.
+    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
+        Action<UpstreamBatch>? monthlyReady = null)
     {
         var n = options.Subscribers;
         if (n is < 1 or > GenerateOptions.MaxSubscribers)
@@ -108,6 +120,7 @@ public static class DatasetGenerator
 
         var g = new Generation(options, progress, ct);
         g.Pass1();
+        monthlyReady?.Invoke(g.Monthly());
         g.AssignRisk();
         g.AssignServices();
         g.AssignAmounts();
@@ -188,11 +201,24 @@ public static class DatasetGenerator
 
         // ---- pass 1: each subscriber's own behaviour -------------------------------------------
 
-        public void Pass1() => ForChunks((from, to) =>
+        public void Pass1()
         {
-            for (var i = from; i < to; i++)
-                Subscriber1(i);
-        });
+            var affine = CreateAffine(_o.Seed);
+            ForChunks((from, to) =>
+            {
+                using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
+                Span<char> msisdn = stackalloc char[11];
+                for (var i = from; i < to; i++)
+                {
+                    Msisdn(affine, i, msisdn);
+                    var isdn = encryptor.Encrypt(msisdn);
+                    _isdn[i] = isdn;
+                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
+                        _mIsdn[row] = isdn;
+                    Subscriber1(i);
+                }
+            });
+        }
 
         void Subscriber1(int i)
         {
@@ -219,7 +245,7 @@ public static class DatasetGenerator
             var row = (long)i * _m;
             for (var t = 0; t < _m; t++, row++)
             {
-                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.12 * rng.Normal()));
+                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.07 * rng.Normal()));
                 var totalC = (long)Math.Round(total * 100);
                 var ds = Math.Clamp(dataShare + 0.05 * rng.Normal(), 0.0, 0.98);
                 var dataC = (long)Math.Round(totalC * ds);
@@ -266,7 +292,7 @@ public static class DatasetGenerator
 
             // Top-ups: a month's top-ups cover its spend and a little more, in the usual card values.
             var spend = avg * rng.Uniform(1.0, 1.3);
-            var preferred = Math.Clamp(Math.Exp(Math.Log(2.5) + 0.6 * rng.Normal()), 0.3, 15);
+            var preferred = Math.Clamp(Math.Exp(Math.Log(3.5) + 0.6 * rng.Normal()), 0.3, 15);
             var target = spend / preferred;
             var lo = 0;
             while (lo + 1 < TopupDenominations.Length && TopupDenominations[lo + 1] <= target)
@@ -286,7 +312,7 @@ public static class DatasetGenerator
             _topupFreq[i] = freq;
             _freqClass[i] = freq >= TopupHigh ? "Cao" : freq >= TopupMedium ? "Trung bình" : "Thấp";
 
-            var cv = 15 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
+            var cv = 21 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
                 + Math.Clamp(growth * 0.15, -8, 8) + 1.5 * Math.Min(freq, 8) + 4 * rng.Normal();
             _cv[i] = R2(Math.Clamp(cv, 1, 99));
 
@@ -379,25 +405,12 @@ public static class DatasetGenerator
 
         // ---- pass 2: what depends on the global step ------------------------------------------
 
-        public void Pass2()
+        public void Pass2() => ForChunks((from, to) =>
         {
-            var a = CreateAffine(_o.Seed);
-            ForChunks((from, to) =>
-            {
-                using var cipher = new IsdnCipher(_o.IsdnKeyHex);
-                var sb = new StringBuilder(512);
-                Span<char> msisdn = stackalloc char[11];
-                for (var i = from; i < to; i++)
-                {
-                    Msisdn(a, i, msisdn);
-                    var isdn = cipher.Encrypt(new string(msisdn));
-                    _isdn[i] = isdn;
-                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
-                        _mIsdn[row] = isdn;
-                    Subscriber2(i, sb);
-                }
-            });
-        }
+            var sb = new StringBuilder(512);
+            for (var i = from; i < to; i++)
+                Subscriber2(i, sb);
+        });
 
         void Subscriber2(int i, StringBuilder sb)
         {
@@ -405,7 +418,7 @@ public static class DatasetGenerator
             var amount = _advance[i];
             var ratio = Math.Round(_topupAvg[i] / amount, 4, MidpointRounding.AwayFromZero);
             _topupRatio[i] = ratio;
-            var ar = 47 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
+            var ar = 51 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
                 + (_trend[i] == "Tăng trưởng" ? 5 : _trend[i] == "Giảm" ? -5 : 0) + 5 * rng.Normal();
             ar = R2(Math.Clamp(ar, 1, 99));
             _ar[i] = ar;
@@ -459,8 +472,8 @@ public static class DatasetGenerator
                 sb.Item().Append("ARPU giảm ").Dec1(-_growth[i]).Append("% trong ").Append(_w).Append(" tháng gần nhất").EndItem();
             if (count < cap && _topupFreq[i] < TopupMedium && ++count > 0)
                 sb.Item().Append("Tần suất nạp tiền thấp (").Dec2(_topupFreq[i]).Append(" lần/tháng)").EndItem();
-            if (count < cap && _topupRatio[i] < 1 && ++count > 0)
-                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" lớn hơn số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
+            if (count < cap && _topupRatio[i] < 0.5 && ++count > 0)
+                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" gấp ").Dec1(1 / _topupRatio[i]).Append(" lần số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
             if (count < cap && _std[i] >= 0.3 * _avg[i] && ++count > 0)
                 sb.Item().Append("ARPU biến động mạnh (độ lệch chuẩn ").Vnd(_std[i]).Append(" so với trung bình ").Vnd(_avg[i]).Append(')').EndItem();
             if (count < cap && _avg[i] < 10_000 && ++count > 0)
@@ -597,10 +610,13 @@ public static class DatasetGenerator
                 .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
                 .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
                 .Set("profile_date", _profileDate);
-            var monthly = new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
-                .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
-                .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
-            return new GeneratedDataset(rec, prof, monthly, _months);
+            return new GeneratedDataset(rec, prof, _monthly ?? Monthly(), _months);
         }
+
+        UpstreamBatch? _monthly;
+
+        public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
+            .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
+            .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
     }
 }
