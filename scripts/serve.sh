@@ -20,4 +20,4 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 cd "$out"
-exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" --webroot "$ROOT/src/Ut360.Api/wwwroot" "${args[@]}"
+exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" "${args[@]}"
