@@ -26,7 +26,6 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const askForKey = useCallback(() => setAsking(true), []);
   const closeAsk = useCallback(() => setAsking(false), []);
   const value = useMemo<Auth>(() => ({ hasKey: !!apiKey.get(), version, setKey, askForKey, asking, closeAsk }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [version, asking]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -31,7 +31,6 @@ export function useAsync<T>(fn: (signal: AbortSignal) => Promise<T>, deps: Depen
       error => { if (!ctl.signal.aborted) setState({ error, loading: false }); },
     );
     return () => ctl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, version, tick, enabled]);
 
   const reload = useCallback(() => setTick(t => t + 1), []);
