@@ -55,7 +55,10 @@ if [[ ! -x "$CHROMIUM" ]]; then
       || echo "test-web: apt-get install chromium failed" >&2
   fi
 fi
-(cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error)
+if ! (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "test-web: npm ci failed (above)" >&2
+  failed=$((failed + 1)); exit 1
+fi
 
 echo "== web: unit tests (Vitest)"
 set +e
