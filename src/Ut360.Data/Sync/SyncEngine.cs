@@ -501,7 +501,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
                 _recTasks.Add(Db.HashSetAsync(key, entries));
                 _recTasks.Add(Db.KeyExpireAsync(key, Ttl));
             }
-            if (++_recs % 5000 == 0)
+            if (++_recs % 1000 == 0)
                 progress?.Report(new SyncProgress("writing", _recs, total));
             if (_recTasks.Count >= Window)
                 await DrainRecsAsync();
