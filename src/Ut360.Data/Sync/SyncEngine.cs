@@ -225,14 +225,16 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         }
 
         progress?.Report(new SyncProgress("publishing", 0, 0));
+        ct.ThrowIfCancellationRequested();
         var metaHash = meta.ToHash(dataVersion, DateTimeOffset.UtcNow, runId, request.Kind, null);
         if (request.IsIncremental)
-            await ApplyIncrementalIndexesAsync(state, w, gone, metaHash, ct);
+            await ApplyIncrementalIndexesAsync(state, w, goneRec, metaHash, ct);
         else
             await PublishAsync(state, w, metaHash, ct);
 
         // Step 5: the gone subscribers' keys, now that no index lists them.
         progress?.Report(new SyncProgress("deleting", 0, gone.Count));
+        ct.ThrowIfCancellationRequested();
         long deleted = 0;
         if (gone.Count > 0)
         {
