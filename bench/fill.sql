@@ -35,14 +35,22 @@ SELECT r.isdn, r.id, r.subscriber_type, r.service_type, r.advance_amount, r.reve
        r.arpu_growth_rate, r.arpu_trend, r.revenue_call_pct, r.revenue_sms_pct, r.revenue_data_pct, r.user_type,
        r.topup_frequency, r.topup_avg_amount, 10000, 100000, r.topup_advance_ratio, r.topup_frequency_class,
        r.bad_debt_risk, round((r.id % 100)::numeric, 2),
-       CASE WHEN r.bad_debt_risk = 'LOW' THEN '["Lịch sử nạp tiền ổn định"]'::jsonb
-            ELSE '["ARPU giảm liên tục 3 tháng", "Tần suất nạp tiền thấp"]'::jsonb END,
+       CASE WHEN r.bad_debt_risk = 'LOW' THEN jsonb_build_array('ARPU biến động mạnh (độ lệch chuẩn ' || r.arpu_std_6m || '₫ so với trung bình ' || r.arpu_avg_6m || '₫)')
+            ELSE jsonb_build_array('ARPU giảm ' || abs(r.arpu_growth_rate) || '% trong 3 tháng gần nhất',
+                                   'Tần suất nạp tiền thấp (' || r.topup_frequency || ' lần/tháng)',
+                                   'Khoản ứng ' || r.advance_amount::int || '₫ lớn hơn số tiền nạp trung bình (' || r.topup_avg_amount::int || '₫)') END,
        r.customer_value_score, r.advance_readiness_score, r.revenue_per_advance * 4, r.cluster_group,
-       (ARRAY['Khách hàng giá trị cao','Khách hàng tiềm năng','Khách hàng phổ thông','Khách hàng rủi ro'])[1 + r.cluster_group],
-       'Thuê bao ' || r.subscriber_type || ' có ARPU trung bình ' || r.arpu_avg_6m || ' và xu hướng ' || r.arpu_trend
-           || ', phù hợp với gói ' || r.service_type || '.',
-       '["Nạp tiền đều đặn", "Sử dụng dữ liệu cao", "Thâm niên trên 2 năm"]'::jsonb,
-       jsonb_build_array('Đề xuất ứng tiền ' || r.advance_amount::int || ' VNĐ', 'Ưu tiên liên hệ qua SMS'),
+       (ARRAY['Khách hàng giá trị cao (VIP)','Khách hàng tiềm năng (Growth)','Khách hàng phổ thông (Mass)','Khách hàng rủi ro (Risk)'])[1 + r.cluster_group],
+       'Thuộc nhóm ' || (ARRAY['Khách hàng giá trị cao','Khách hàng tiềm năng','Khách hàng phổ thông','Khách hàng rủi ro'])[1 + r.cluster_group]
+           || ': ARPU trung bình 6 tháng ' || r.arpu_avg_6m || '₫, xu hướng ' || lower(r.arpu_trend) || ' (' || r.arpu_growth_rate
+           || '%), nạp tiền ' || r.topup_frequency || ' lần/tháng (tần suất ' || lower(r.topup_frequency_class) || '), rủi ro nợ xấu '
+           || lower(r.bad_debt_risk) || '; phù hợp ứng ' || r.service_type || ' ' || r.advance_amount::int || '₫.',
+       jsonb_build_array('Giá trị khách hàng cao (điểm ' || r.customer_value_score || '/100)',
+                         'Nạp tiền thường xuyên: ' || r.topup_frequency || ' lần/tháng, trung bình ' || r.topup_avg_amount::int || '₫/lần',
+                         'Sử dụng data nhiều (' || r.revenue_data_pct || '% doanh thu), phù hợp gói ứng data'),
+       jsonb_build_array('Mời ứng tiền ' || r.service_type || ' ' || r.advance_amount::int || '₫ khi số dư tài khoản chính dưới 5.000₫ (doanh thu dự kiến ' || r.revenue_per_advance::int || '₫/lần ứng)',
+                         'Ưu tiên liên hệ trong tuần này qua SMS và ứng dụng My MobiFone',
+                         'Theo dõi ARPU tháng tới để điều chỉnh hạn mức ứng'),
        r.recommendation_date
   FROM recommendations r;
 
