@@ -126,6 +126,8 @@ public static class SyncCommand
             grid.AddRow("index moves", $"{r.IndexMoves.ToString("N0", inv)} subscribers changed service, risk or cluster");
             grid.AddRow("indexes", Markup.Escape(string.Join("  ", r.IndexCounts.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value.ToString(inv)}"))));
             grid.AddRow("duration", $"{r.Duration.TotalSeconds.ToString("0.00", inv)} s");
+            if (r.Timings.Count > 0)
+                grid.AddRow("phases (ends at)", Markup.Escape(string.Join("  ", r.Timings.Select(t => $"{t.Phase} {t.At.TotalSeconds.ToString("0.0", inv)}s"))));
             if (r.UsedMemory is { } used)
             {
                 grid.AddRow("redis used_memory", $"{(used / 1048576.0).ToString("0.0", inv)} MiB ({used.ToString("N0", inv)} bytes)");

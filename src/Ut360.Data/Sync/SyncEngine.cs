@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Threading.Channels;
 using Npgsql;
 using StackExchange.Redis;
 using Ut360.Data.Domain;
@@ -142,6 +143,12 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         Stopwatch clock, IProgress<SyncProgress>? progress, CancellationToken ct)
     {
         var warnings = new List<string>();
+        var timings = new List<(string, TimeSpan)>();
+        void Mark(string phase)
+        {
+            lock (timings)
+                timings.Add((phase, clock.Elapsed));
+        }
         var limits = await ServerLimits.ReadAsync(redis, warnings);
         var dataVersion = await DataVersionAsync(ct);
 
@@ -158,13 +165,14 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         if (!request.DryRun && state.LeftoverTempKeys.Count > 0)
             await Task.WhenAll(state.LeftoverTempKeys.Select(k => Db.KeyDeleteAsync(k)));
 
+        Mark("read Redis");
         var total = await CountAsync(since, ct);
         var w = new Writer(this, request.DryRun, limits, progress, total);
 
         if (request.IsIncremental)
-            await StreamAsync(w, since, temp: false, ct);
+            await StreamAsync(w, since, temp: false, Mark, ct);
         else
-            await StreamAsync(w, null, temp: true, ct);
+            await StreamAsync(w, null, temp: true, Mark, ct);
 
         // Who is gone: members of the old indexes (and of a killed sync's pending set) that
         // PostgreSQL no longer has. An incremental sync never sees every row, so it asks for the keys.
@@ -232,6 +240,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         else
             await PublishAsync(state, w, metaHash, ct);
 
+        Mark("publish");
         // Step 5: the gone subscribers' keys, now that no index lists them.
         progress?.Report(new SyncProgress("deleting", 0, gone.Count));
         ct.ThrowIfCancellationRequested();
@@ -248,6 +257,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             await Db.KeyDeleteAsync(goneKey);
         }
 
+        Mark("delete");
         await Db.HashSetAsync(keys.MetaStats, "sync_duration_ms", (long)clock.Elapsed.TotalMilliseconds);
         await ClearNeedsSyncAsync(request.IsIncremental ? since : null, startedAt, ct);
 
@@ -259,7 +269,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             Subscribers = w.Recs, Profiles = w.ProfilesWritten, KeysWritten = w.KeysWritten, KeysDeleted = deleted,
             SubscribersAdded = added, SubscribersRemoved = removed, IndexMoves = moves,
             UsedMemory = used, TotalSubscribersInRedis = meta.Subscribers, Warnings = warnings,
-            IndexCounts = IndexCounts(meta),
+            IndexCounts = IndexCounts(meta), Timings = timings,
         };
     }
 
@@ -375,29 +385,80 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             await Db.HashDeleteAsync(keys.MetaStats, extra);
     }
 
-    async Task StreamAsync(Writer w, DateTimeOffset? since, bool temp, CancellationToken ct)
+    // PostgreSQL rows are read and encoded by several producers (each its own connection and a
+    // share of the ids), which is where the CPU goes; one consumer per table pipelines the writes.
+    const int ProfileParts = 2;
+    const int RecParts = 1;
+
+    async Task StreamAsync(Writer w, DateTimeOffset? since, bool temp, Action<string> mark, CancellationToken ct)
     {
-        if (temp)
+        // A full sync builds each index from scratch under its temporary name.
+        w.BuildInTemp = temp;
+        var recChannel = Channel.CreateBounded<(Recommendation, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
+        var profileChannel = Channel.CreateBounded<(Profile, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
+        var now = DateTimeOffset.UtcNow;
+
+        async Task ProduceRecs(int part)
         {
-            // A new index is built from scratch under its temporary name.
-            w.BuildInTemp = true;
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, since?.UtcDateTime, part, RecParts, ct))
+            {
+                var entries = RecordCodec.EncodeRec(r);
+                w.Measure(entries);
+                await recChannel.Writer.WriteAsync((r, entries), ct);
+            }
         }
-        await using var recConn = await db.OpenConnectionAsync(ct);
-        await using var profileConn = await db.OpenConnectionAsync(ct);
+
+        async Task ProduceProfiles(int part)
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await foreach (var p in SubscriberQueries.StreamProfilesAsync(conn, since?.UtcDateTime, part, ProfileParts, ct))
+            {
+                // The row's own updated_at, so the hash depends on the data alone (a dual write
+                // and a later sync write the same bytes).
+                var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
+                var entries = RecordCodec.EncodeProfile(p, updated);
+                w.Measure(entries);
+                await profileChannel.Writer.WriteAsync((p, entries), ct);
+            }
+        }
+
+        async Task All(IEnumerable<Task> producers, ChannelWriter<(Recommendation, HashEntry[])>? a, ChannelWriter<(Profile, HashEntry[])>? b)
+        {
+            try
+            {
+                await Task.WhenAll(producers);
+            }
+            finally
+            {
+                a?.TryComplete();
+                b?.TryComplete();
+            }
+        }
+
+        var recProducers = All(Enumerable.Range(0, RecParts).Select(i => Task.Run(() => ProduceRecs(i), ct)).ToList(), recChannel.Writer, null);
+        var profileProducers = All(Enumerable.Range(0, ProfileParts).Select(i => Task.Run(() => ProduceProfiles(i), ct)).ToList(), null, profileChannel.Writer);
+
         var recs = Task.Run(async () =>
         {
-            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(recConn, since?.UtcDateTime, ct))
-                await w.AddRecAsync(r, ct);
+            await foreach (var (r, entries) in recChannel.Reader.ReadAllAsync(ct))
+                await w.AddRecAsync(r, entries, ct);
+            await recProducers;
+            mark("read recommendations");
             await w.FlushIndexesAsync(ct);
             await w.DrainRecsAsync();
+            mark("write recs and indexes");
         }, ct);
         var profiles = Task.Run(async () =>
         {
-            await foreach (var p in SubscriberQueries.StreamProfilesAsync(profileConn, since?.UtcDateTime, ct))
-                await w.AddProfileAsync(p, ct);
+            await foreach (var (p, entries) in profileChannel.Reader.ReadAllAsync(ct))
+                await w.AddProfileAsync(p, entries, ct);
+            await profileProducers;
+            mark("read profiles");
             await w.DrainProfilesAsync();
+            mark("write profiles");
         }, ct);
-        await Task.WhenAll(recs, profiles);
+        await Task.WhenAll(recs, profiles, recProducers, profileProducers);
     }
 
     async Task<long> CountAsync(DateTimeOffset? since, CancellationToken ct)
@@ -451,11 +512,12 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
     /// Pipelines the writes of one sync: many commands in flight, awaited in windows.
     sealed class Writer(SyncEngine e, bool dryRun, ServerLimits limits, IProgress<SyncProgress>? progress, long total)
     {
-        readonly List<Task> _recTasks = new(Window + 64);
-        readonly List<Task> _profileTasks = new(Window + 64);
+        // Sliding windows: awaiting the oldest command (not the whole batch) keeps the pipe to
+        // Redis full while PostgreSQL rows keep arriving.
+        readonly Queue<Task> _recTasks = new(Window + 64);
+        readonly Queue<Task> _profileTasks = new(Window + 64);
         readonly Dictionary<string, List<(RedisValue Member, double Score)>> _indexBuffers = new(StringComparer.Ordinal);
         readonly Dictionary<string, List<(RedisValue Member, double Score)>> _incrementalAdds = new(StringComparer.Ordinal);
-        readonly DateTimeOffset _now = DateTimeOffset.UtcNow;
         long _keysWritten;
         int _recs, _profiles, _overLimit, _longest;
 
@@ -474,10 +536,74 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         IDatabase Db => e.Db;
         RedisKeys Keys => e.Keys;
 
-        public async ValueTask AddRecAsync(Recommendation r, CancellationToken ct)
+        // Commands go out in batches of a few hundred: one socket write per batch instead of
+        // one per command (the multiplexer otherwise flushes as soon as its queue runs dry).
+        const int BatchSize = 512;
+        IBatch? _recBatch, _profileBatch;
+        int _recBatched, _profileBatched;
+
+        IBatch RecBatch()
         {
-            var entries = RecordCodec.EncodeRec(r);
-            Measure(entries);
+            _recBatch ??= Db.CreateBatch();
+            if ((_recBatched += 2) >= BatchSize)
+            {
+                var b = _recBatch;
+                _recBatch = null;
+                _recBatched = 0;
+                _pendingExecute = b;
+                return b;
+            }
+            return _recBatch;
+        }
+
+        IBatch ProfileBatch()
+        {
+            _profileBatch ??= Db.CreateBatch();
+            if ((_profileBatched += 2) >= BatchSize)
+            {
+                var b = _profileBatch;
+                _profileBatch = null;
+                _profileBatched = 0;
+                _pendingProfileExecute = b;
+                return b;
+            }
+            return _profileBatch;
+        }
+
+        IBatch? _pendingExecute, _pendingProfileExecute;
+
+        void ExecuteRecBatch(bool all)
+        {
+            if (_pendingExecute is { } b)
+            {
+                b.Execute();
+                _pendingExecute = null;
+            }
+            if (all && _recBatch is { } open)
+            {
+                open.Execute();
+                _recBatch = null;
+                _recBatched = 0;
+            }
+        }
+
+        void ExecuteProfileBatch(bool all)
+        {
+            if (_pendingProfileExecute is { } b)
+            {
+                b.Execute();
+                _pendingProfileExecute = null;
+            }
+            if (all && _profileBatch is { } open)
+            {
+                open.Execute();
+                _profileBatch = null;
+                _profileBatched = 0;
+            }
+        }
+
+        public async ValueTask AddRecAsync(Recommendation r, HashEntry[] entries, CancellationToken ct)
+        {
             RecIsdns.Add(r.Isdn);
             Meta.Add(r);
             var m = new Membership(r.ServiceType, r.BadDebtRisk, r.ClusterGroup?.ToString(CultureInfo.InvariantCulture));
@@ -500,23 +626,20 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             if (!dryRun)
             {
                 var key = Keys.Rec(r.Isdn);
-                _recTasks.Add(Db.HashSetAsync(key, entries));
-                _recTasks.Add(Db.KeyExpireAsync(key, Ttl));
+                var batch = RecBatch();
+                _recTasks.Enqueue(batch.HashSetAsync(key, entries));
+                _recTasks.Enqueue(batch.KeyExpireAsync(key, Ttl));
             }
+            ExecuteRecBatch(all: false);
             if (++_recs % 1000 == 0)
                 progress?.Report(new SyncProgress("writing", _recs, total));
-            if (_recTasks.Count >= Window)
-                await DrainRecsAsync();
+            while (_recTasks.Count >= Window)
+                await _recTasks.Dequeue();
             ct.ThrowIfCancellationRequested();
         }
 
-        public async ValueTask AddProfileAsync(Profile p, CancellationToken ct)
+        public async ValueTask AddProfileAsync(Profile p, HashEntry[] entries, CancellationToken ct)
         {
-            // The row's own updated_at, so the hash depends on the data alone (a dual write and
-            // a later sync write the same bytes).
-            var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : _now;
-            var entries = RecordCodec.EncodeProfile(p, updated);
-            Measure(entries);
             ProfileIsdns.Add(p.Isdn);
             lock (Meta)
                 Meta.RevenuePotentialSum += p.RevenuePotential ?? 0;
@@ -526,15 +649,17 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             if (!dryRun)
             {
                 var key = Keys.Profile(p.Isdn);
-                _profileTasks.Add(Db.HashSetAsync(key, entries));
-                _profileTasks.Add(Db.KeyExpireAsync(key, Ttl));
+                var batch = ProfileBatch();
+                _profileTasks.Enqueue(batch.HashSetAsync(key, entries));
+                _profileTasks.Enqueue(batch.KeyExpireAsync(key, Ttl));
             }
-            if (_profileTasks.Count >= Window)
-                await DrainProfilesAsync();
+            ExecuteProfileBatch(all: false);
+            while (_profileTasks.Count >= Window)
+                await _profileTasks.Dequeue();
             ct.ThrowIfCancellationRequested();
         }
 
-        void Measure(HashEntry[] entries)
+        public void Measure(HashEntry[] entries)
         {
             foreach (var h in entries)
             {
@@ -554,7 +679,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             if (dryRun || buf.Count == 0)
                 return;
             var key = SyncKeys.Temp(liveKey);
-            _recTasks.Add(SyncKeys.Classify(Keys, liveKey, out _) == IndexKind.Service
+            _recTasks.Enqueue(SyncKeys.Classify(Keys, liveKey, out _) == IndexKind.Service
                 ? Db.SortedSetAddAsync(key, [.. buf.Select(b => new SortedSetEntry(b.Member, b.Score))])
                 : Db.SetAddAsync(key, [.. buf.Select(b => b.Member)]));
         }
@@ -573,12 +698,14 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
 
         public async Task DrainRecsAsync()
         {
+            ExecuteRecBatch(all: true);
             await Task.WhenAll(_recTasks);
             _recTasks.Clear();
         }
 
         public async Task DrainProfilesAsync()
         {
+            ExecuteProfileBatch(all: true);
             await Task.WhenAll(_profileTasks);
             _profileTasks.Clear();
         }

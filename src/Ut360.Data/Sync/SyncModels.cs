@@ -55,6 +55,8 @@ public sealed record SyncResult
     public double? BytesPerSubscriber => UsedMemory is { } m && TotalSubscribersInRedis is > 0 and { } n ? (double)m / n : null;
     public string? Message { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// Elapsed time at the end of each phase (and of each PostgreSQL stream), for the summary.
+    public IReadOnlyList<(string Phase, TimeSpan At)> Timings { get; init; } = [];
     public IReadOnlyDictionary<string, long> IndexCounts { get; init; } = new Dictionary<string, long>();
 }
 
