@@ -24,7 +24,8 @@ public static class BulkApi
         app.MapPost("/api/v1/recommendations/bulk", Lookup)
             .WithTags("Bulk")
             .RequireAuthorization(Roles.Campaign)
-            .Accepts<BulkRequest>("application/json", "text/csv", "text/plain", "multipart/form-data")
+            // No .Accepts(): its content-type routing would turn other bodies into 404/415 instead
+            // of the 400 naming "body" that clients get; the accepted shapes are in the summary.
             .WithName("BulkLookup")
             .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
         return app;
