@@ -76,7 +76,7 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
 
     async Task IAsyncLifetime.DisposeAsync()
     {
-        await base.DisposeAsync();
+        await DisposeAsync();
         await Redis.DisposeAsync();
         await Db.DisposeAsync();
     }
