@@ -7,12 +7,12 @@ source "$ROOT/scripts/services.sh"
 
 passed=0 failed=0 skipped=0
 count() {
-  # Adds the counts of a runner's summary line to the totals.
+  # Adds the counts of a runner's summary lines ("Passed: 12") to the totals.
   local p f s
-  p=$(grep -oE 'Passed: +[0-9]+' <<<"$1" | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
-  f=$(grep -oE 'Failed: +[0-9]+' <<<"$1" | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
-  s=$(grep -oE 'Skipped: +[0-9]+' <<<"$1" | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
-  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+  p=$(awk '/Passed: +[0-9]+/ {n += $2} END {print n + 0}' <<<"$1")
+  f=$(awk '/Failed: +[0-9]+/ {n += $2} END {print n + 0}' <<<"$1")
+  s=$(awk '/Skipped: +[0-9]+/ {n += $2} END {print n + 0}' <<<"$1")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
 echo "== services"

@@ -15,9 +15,10 @@ public static class DbCommand
         {
             await using var db = NpgsqlDataSource.Create(Ut360Settings.Postgres());
             var applied = await Migrator.MigrateAsync(db, ct);
-            AnsiConsole.MarkupLine(applied.Count == 0
-                ? "[grey]schema is current[/] ({0} migrations)".Replace("{0}", Migrator.Migrations.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                : $"applied [green]{string.Join(", ", applied)}[/]");
+            if (applied.Count == 0)
+                AnsiConsole.MarkupLineInterpolated($"[grey]schema is current[/] ({Migrator.Migrations.Count} migrations)");
+            else
+                AnsiConsole.MarkupLineInterpolated($"applied [green]{string.Join(", ", applied)}[/]");
             return 0;
         });
         var db = new Command("db", "Database schema.");
