@@ -20,4 +20,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 cd "$out"
-exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" "${args[@]}"
+# The web UI's build lands in src/Ut360.Api/wwwroot; the local demo key (scripts/up.sh) in .local/.
+exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" --webroot "$ROOT/src/Ut360.Api/wwwroot" \
+  --ApiKeysFile "$ROOT/.local/api-keys.json" "${args[@]}"

@@ -59,6 +59,7 @@ public static class DatasetGenerator
     public const double TopupMedium = 2.0;              // ≥ 2 → Trung bình, else Thấp
     public const double RiskMediumFrom = 35.0;          // risk_score bands: LOW [0, 35), MEDIUM [35, 65), HIGH [65, 100]
     public const double RiskHighFrom = 65.0;
+    public const double LowRiskQuiet = 20.0;            // LOW below this: no risk factor, "rủi ro rất thấp" strength
 
     public static readonly string[] ClusterLabels =
     [
@@ -462,10 +463,11 @@ public static class DatasetGenerator
 
         string RiskFactors(int i, StringBuilder sb)
         {
-            // LOW keeps at most one factor, MEDIUM one to three, HIGH at least two: the list
-            // explains the level, and the model's score band fills in when no single signal does.
+            // LOW lists no factor below risk score 20 and at most one above, MEDIUM one to three,
+            // HIGH two to four: the list explains the level, and the model's score band fills in
+            // when no single signal does.
             var level = _riskLevel[i];
-            var cap = level == 0 ? 1 : level == 1 ? 3 : 4;
+            var cap = level == 0 ? (_riskScore[i] < LowRiskQuiet ? 0 : 1) : level == 1 ? 3 : 4;
             sb.Clear().Append('[');
             var count = 0;
             if (count < cap && _growth[i] <= -TrendThreshold && ++count > 0)
@@ -500,7 +502,7 @@ public static class DatasetGenerator
                 sb.Item().Append("Nạp tiền thường xuyên: ").Dec2(_topupFreq[i]).Append(" lần/tháng, trung bình ").Vnd(_topupAvg[i]).Append("/lần").EndItem();
             if (count < cap && _topupRatio[i] >= 1 && ++count > 0)
                 sb.Item().Append("Mỗi lần nạp trung bình (").Vnd(_topupAvg[i]).Append(") đủ hoàn trả khoản ứng ").Vnd(_advance[i]).EndItem();
-            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < 20 && ++count > 0)
+            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < LowRiskQuiet && ++count > 0)
                 sb.Item().Append("Rủi ro nợ xấu rất thấp (điểm rủi ro ").Dec2(_riskScore[i]).Append("/100)").EndItem();
             if (count < cap && _dataPct[i] >= HeavyDataPct && ++count > 0)
                 sb.Item().Append("Sử dụng data nhiều (").Dec1(_dataPct[i]).Append("% doanh thu), phù hợp gói ứng data").EndItem();

@@ -26,7 +26,7 @@ public static class LoadCommand
             Description = "Refuse the load when more than this share of the rows is rejected.",
             DefaultValueFactory = _ => 0.01,
         };
-        var rejects = new Option<FileInfo?>("--rejects") { Description = "Where to write the rejected rows (CSV). Default: load-rejects.csv." };
+        var rejects = new Option<FileInfo?>("--rejects") { Description = "Where to write the rejected rows (CSV). Default: load.rejects.csv." };
         var version = new Option<string?>("--data-version") { Description = "Label recorded in data_loads. Default: derived from the files' checksums." };
 
         var command = new Command("load", "Check and load upstream Parquet or CSV files into PostgreSQL.") { dir, mode, maxRejectRate, rejects, version };

@@ -46,7 +46,7 @@ static class FreshLoad
     }
 
     /// Runs inside the caller's transaction; returns the rows inserted per table.
-    public static async Task<(int Recs, int Profiles, int Monthly)> RunAsync(NpgsqlConnection conn, LoadChecks checks,
+    public static async Task<(int Recs, int Profiles, int Monthly, HashSet<string> Isdns)> RunAsync(NpgsqlConnection conn, LoadChecks checks,
         Action<string> step, Action<long> rowsCopied, CancellationToken ct)
     {
         await using (var cmd = new NpgsqlCommand(LockAndCheck, conn) { CommandTimeout = 0 })
@@ -174,19 +174,7 @@ static class FreshLoad
             await Exec(conn, $"ALTER TABLE {c.Table} ADD CONSTRAINT {c.Name} {c.Definition}", ct);
         step("build indexes");
 
-        // What the merge path records, so the result's changed set is the same either way.
-        await using (var importer = await conn.BeginBinaryImportAsync("COPY load_changed (isdn, tbl, deleted) FROM STDIN (FORMAT BINARY)", ct))
-        {
-            foreach (var key in recIdByIsdn.Keys)
-            {
-                importer.StartRow();
-                importer.Write(key, NpgsqlDbType.Text);
-                importer.Write('r', NpgsqlDbType.InternalChar);
-                importer.Write(false, NpgsqlDbType.Boolean);
-            }
-            await importer.CompleteAsync(ct);
-        }
-        return (recCount, profileCount, monthlyCount);
+        return (recCount, profileCount, monthlyCount, new HashSet<string>(recIdByIsdn.Keys, StringComparer.Ordinal));
     }
 
     /// Takes `count` consecutive values of the table's id sequence and returns the first.

@@ -14,7 +14,7 @@ public sealed record LoadOptions
     public LoadMode Mode { get; init; } = LoadMode.Snapshot;
     /// Refuse the load when more than this share of all rows is rejected.
     public double MaxRejectRate { get; init; } = 0.01;
-    /// Where the rejects CSV goes; default: load-rejects.csv in the current directory.
+    /// Where the rejects CSV goes; default: load.rejects.csv in the current directory.
     public string? RejectsFile { get; init; }
     /// Default: "sha-" and the first 12 hex digits of a hash over the files' sha256.
     public string? DataVersion { get; init; }

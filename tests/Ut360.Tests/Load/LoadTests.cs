@@ -120,6 +120,65 @@ public sealed class LoadTests : IDisposable
         Assert.Equal(await Checksums(fromParquet, withTimestamps: false), await Checksums(fromCsv, withTimestamps: false));
     }
 
+    /// Content without ids and timestamps, in key order: what must not depend on the load path.
+    static async Task<Dictionary<string, string>> Content(TestDatabase db)
+    {
+        var queries = new Dictionary<string, string>
+        {
+            ["recommendations"] = "SELECT string_agg((to_jsonb(t) - 'id' - 'created_at' - 'updated_at')::text, '|' ORDER BY isdn) FROM recommendations t",
+            ["subscriber_360_profiles"] = "SELECT string_agg((to_jsonb(t) - 'id' - 'recommendation_id' - 'created_at' - 'updated_at')::text, '|' ORDER BY isdn) FROM subscriber_360_profiles t",
+            ["subscriber_monthly_arpu"] = "SELECT string_agg((to_jsonb(t) - 'id' - 'created_at')::text, '|' ORDER BY isdn, data_month) FROM subscriber_monthly_arpu t",
+            ["recommendation_stats"] = "SELECT string_agg((to_jsonb(t) - 'id' - 'created_at')::text, '|' ORDER BY dimension_type, dimension_value, stats_date) FROM recommendation_stats t",
+            ["links"] = "SELECT count(*)::text FROM subscriber_360_profiles p JOIN recommendations r ON r.id = p.recommendation_id AND r.isdn = p.isdn",
+        };
+        var result = new Dictionary<string, string>();
+        foreach (var (name, sql) in queries)
+            result[name] = await Scalar<string>(db, sql);
+        return result;
+    }
+
+    [Fact]
+    public async Task The_fresh_path_and_the_merge_path_give_the_same_data()
+    {
+        var target = UpstreamFixture.Create(30);
+        target.Recommendations[4]["arpu_trend"] = null;
+        await using var fresh = await TestDatabase.CreateAsync();
+        await using var merged = await TestDatabase.CreateAsync();
+        // The merged database first holds other data: a changed subset, and a subscriber that departs.
+        var earlier = UpstreamFixture.Create(41);
+        earlier.Recommendations.RemoveRange(10, 30);
+        earlier.Profiles.RemoveRange(10, 30);
+        earlier.Monthly.RemoveRange(30, 90);
+        foreach (var r in earlier.Recommendations)
+            r["service_type"] = "MBFG";
+        earlier.Monthly[0]["arpu_total"] = 5.0;
+        await Load(merged, earlier.WriteTo(Dir("earlier"), "parquet"));
+
+        var dir = target.WriteTo(Dir("target"), "parquet");
+        await Load(fresh, dir);
+        var result = await Load(merged, dir);
+
+        Assert.True(result.Updated > 0 && result.Deleted > 0 && result.Inserted > 0);
+        Assert.Equal(await Content(fresh), await Content(merged));
+    }
+
+    [Fact]
+    public async Task A_fresh_load_leaves_the_indexes_and_constraints_as_the_migrations_made_them()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        const string catalog = """
+            SELECT (SELECT string_agg(indexname || ' ' || indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public')
+                || ' | ' || (SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname)
+                             FROM pg_constraint WHERE connamespace = 'public'::regnamespace)
+            """;
+        var before = await Scalar<string>(db, catalog);
+
+        await Load(db, UpstreamFixture.Create(10).WriteTo(Dir("v1"), "parquet"));
+
+        Assert.Equal(before, await Scalar<string>(db, catalog));
+        Assert.Contains("idx_service_priority", before, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_snapshot_removes_departed_subscribers_and_leaves_the_others_untouched()
     {
