@@ -4,9 +4,12 @@
 # PostgreSQL database and Redis DB number, loaded with a small generated dataset.
 # Writes web/test-results/summary.txt as "PASSED FAILED"; exits non-zero on any failure.
 #
-#   UT360_E2E_PORT         port of the service under test (18080)
-#   UT360_E2E_DB           PostgreSQL database, dropped and recreated (ut360_e2e)
-#   UT360_E2E_REDIS_DB     Redis DB number on the local server, its ut360:* keys cleared (9)
+# Runs from two checkouts on one machine do not meet: the database, the Redis key namespace and
+# the port are the checkout's own.
+#   UT360_E2E_PORT         port of the service under test (the first free one from 18080)
+#   UT360_E2E_DB           PostgreSQL database, dropped and recreated (ut360_e2e_<checkout tag>)
+#   UT360_E2E_REDIS_DB     Redis DB number on the local server (9)
+#   UT360_E2E_NAMESPACE    Redis key namespace, its keys cleared first (e2e<checkout tag>:ut360)
 #   UT360_E2E_SUBSCRIBERS  size of the generated dataset (5000)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +19,15 @@ source "$ROOT/scripts/services.sh"
 
 WEB="$ROOT/web"
 OUT="$WEB/test-results"
-PORT="${UT360_E2E_PORT:-18080}"
-DB="${UT360_E2E_DB:-ut360_e2e}"
+tag="$(printf '%s' "$ROOT" | sha1sum | cut -c1-8)"
+DB="${UT360_E2E_DB:-ut360_e2e_$tag}"
 RDB="${UT360_E2E_REDIS_DB:-9}"
+NS="${UT360_E2E_NAMESPACE:-e2e$tag:ut360}"
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT="${UT360_E2E_PORT:-}"
+if [[ -z "$PORT" ]]; then
+  for p in $(seq 18080 18119); do port_free "$p" && { PORT=$p; break; }; done
+fi
 SUBSCRIBERS="${UT360_E2E_SUBSCRIBERS:-5000}"
 CHROMIUM="${UT360_CHROMIUM:-/usr/bin/chromium}"
 
@@ -89,23 +98,23 @@ if [[ ! -x "$CHROMIUM" ]]; then
   failed=$((failed + 1)); exit 1
 fi
 
-echo "== web: end-to-end environment (database $DB, Redis DB $RDB, $SUBSCRIBERS subscribers)"
+echo "== web: end-to-end environment (database $DB, Redis DB $RDB namespace $NS, $SUBSCRIBERS subscribers)"
 services_ensure
 pg() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
 pg -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
 pg -c "CREATE DATABASE \"$DB\"" >/dev/null
-# Only this run's DB number, and only our keys in it (never FLUSHDB on a shared server).
-redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -n "$RDB" --scan --pattern 'ut360:*' \
+# Only this checkout's keys (never FLUSHDB on a shared server).
+redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -n "$RDB" --scan --pattern "$NS:*" \
   | xargs -r -n 1000 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -n "$RDB" unlink >/dev/null
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB;Include Error Detail=true"
-export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,defaultDatabase=$RDB"
+export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,defaultDatabase=$RDB" Redis__Namespace="$NS"
 data_dir="$(mktemp -d)"
 prepare() {
   "$ROOT/ut360" db migrate
   "$ROOT/ut360" generate --subscribers "$SUBSCRIBERS" --out "$data_dir"
   "$ROOT/ut360" load "$data_dir"
-  "$ROOT/ut360" sync
+  "$ROOT/ut360" sync --namespace "$NS"
 }
 if ! prepare >"$OUT/prepare.log" 2>&1; then
   cat "$OUT/prepare.log" >&2
@@ -116,16 +125,20 @@ fi
 key="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export Auth__Keys__e2e__Key="$key" Auth__Keys__e2e__Roles__0=lookup Auth__Keys__e2e__Roles__1=analyst \
   Auth__Keys__e2e__Roles__2=campaign Auth__Keys__e2e__Roles__3=admin
-if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health/live" 2>/dev/null; then
-  echo "test-web: port $PORT is already in use (set UT360_E2E_PORT)" >&2
+if [[ -z "$PORT" ]] || ! port_free "$PORT"; then
+  echo "test-web: no free port for the service (${PORT:-18080-18119} in use; set UT360_E2E_PORT)" >&2
   failed=$((failed + 1)); exit 1
 fi
 "$ROOT/scripts/serve.sh" --urls "http://127.0.0.1:$PORT" >"$OUT/api.log" 2>&1 &
 api_pid=$!
 ready=0
+# Ready, and ours: this run's key is known only to the service this run started.
 for _ in $(seq 1 600); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health/ready" 2>/dev/null; then ready=1; break; fi
   kill -0 "$api_pid" 2>/dev/null || break
+  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health/ready" 2>/dev/null \
+     && curl -fsS -o /dev/null -H "X-Api-Key: $key" "http://127.0.0.1:$PORT/api/v1/stats" 2>/dev/null; then
+    ready=1; break
+  fi
   sleep 0.5
 done
 if [[ $ready != 1 ]]; then
