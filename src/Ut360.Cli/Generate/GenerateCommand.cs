@@ -63,9 +63,9 @@ public static class GenerateCommand
         {
             using (new Ut360.Data.Domain.IsdnCipher(options.IsdnKeyHex)) { }
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or ArgumentException)
         {
-            throw new ArgumentException("--isdn-key must be hexadecimal (32, 48 or 64 hex digits).");
+            throw new ArgumentException("--isdn-key must be 32, 48 or 64 hexadecimal digits (an AES-128, -192 or -256 key).", e);
         }
 
         var clock = Stopwatch.StartNew();
