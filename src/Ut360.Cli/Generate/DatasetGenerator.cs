@@ -38,12 +38,12 @@ public sealed class GenerateProgress
 
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
 
-/// Generates the upstream dataset of docs/data-format.md. Work is split in two parallel passes
-/// with a global step between them: pass 1 draws each subscriber's own behaviour (cluster, monthly
-/// ARPU, top-ups, scores), the global step hands out the exact service and risk counts and the
-/// advance amounts by rank, pass 2 derives what depends on them (ratios, readiness, priority,
-/// texts, encrypted ISDN). Every draw comes from a per-subscriber RNG, so the output does not
-/// depend on scheduling.
+/// Generates the upstream dataset of docs/data-format.md in three parallel passes with a global
+/// step after the first: pass 1 draws each subscriber's own behaviour (encrypted ISDN, cluster,
+/// monthly ARPU, top-ups, customer value), the global step hands out the exact service and risk
+/// counts and the advance amounts by rank, pass 2 derives what depends on them (ratio, readiness,
+/// priority, revenue potential) and pass 3 composes the Vietnamese texts. Every draw comes from a
+/// per-subscriber RNG, so the output does not depend on scheduling.
 public static class DatasetGenerator
 {
     // The design's dataset (section 2.2 F): the counts every N is scaled from.
@@ -107,10 +107,11 @@ public static class DatasetGenerator
         return result;
     }
 
-    /// monthlyReady is called with the complete monthly_arpu rows as soon as pass 1 is done, so
-    /// that file can be written while the rest is computed.
+    /// monthlyReady gets the complete monthly_arpu rows as soon as pass 1 is done, and
+    /// recommendationsReady the recommendations after pass 2, so those files can be written
+    /// while the texts of pass 3 are still being composed.
     public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
-        Action<UpstreamBatch>? monthlyReady = null)
+        Action<UpstreamBatch>? monthlyReady = null, Action<UpstreamBatch>? recommendationsReady = null)
     {
         var n = options.Subscribers;
         if (n is < 1 or > GenerateOptions.MaxSubscribers)
@@ -126,6 +127,8 @@ public static class DatasetGenerator
         g.AssignServices();
         g.AssignAmounts();
         g.Pass2();
+        recommendationsReady?.Invoke(g.Recommendations());
+        g.Pass3();
         return g.Result();
     }
 
@@ -404,16 +407,27 @@ public static class DatasetGenerator
             }
         }
 
-        // ---- pass 2: what depends on the global step ------------------------------------------
+        // ---- passes 2 and 3: what depends on the global step---------------------------------------
 
         public void Pass2() => ForChunks((from, to) =>
         {
-            var sb = new StringBuilder(512);
             for (var i = from; i < to; i++)
-                Subscriber2(i, sb);
+                Subscriber2(i);
         });
 
-        void Subscriber2(int i, StringBuilder sb)
+        public void Pass3() => ForChunks((from, to) =>
+        {
+            var sb = new StringBuilder(1024);
+            for (var i = from; i < to; i++)
+            {
+                _riskFactors[i] = RiskFactors(i, sb);
+                _reason[i] = Reason(i, sb);
+                _strengths[i] = Strengths(i, sb);
+                _recText[i] = RecommendationsText(i, (decimal)_priority[i], sb);
+            }
+        });
+
+        void Subscriber2(int i)
         {
             var rng = new Rng(_o.Seed, i, 2);
             var amount = _advance[i];
@@ -426,11 +440,6 @@ public static class DatasetGenerator
             var priority = Priority.Score((decimal)_cv[i], (decimal)ar);
             _priority[i] = (double)priority;
             _revenuePotential[i] = R2(_revenue[i] * ar / 100);
-
-            _riskFactors[i] = RiskFactors(i, sb);
-            _reason[i] = Reason(i, sb);
-            _strengths[i] = Strengths(i, sb);
-            _recText[i] = Recommendations(i, priority, sb);
         }
 
         // ---- texts -----------------------------------------------------------------------------
@@ -513,7 +522,7 @@ public static class DatasetGenerator
             return sb.Append(']').ToString();
         }
 
-        string Recommendations(int i, decimal priority, StringBuilder sb)
+        string RecommendationsText(int i, decimal priority, StringBuilder sb)
         {
             sb.Clear().Append('[').Item();
             switch (_service[i])
@@ -596,7 +605,18 @@ public static class DatasetGenerator
 
         public GeneratedDataset Result()
         {
-            var rec = new UpstreamBatch(UpstreamFormat.Recommendations, _n)
+            var prof = new UpstreamBatch(UpstreamFormat.Profiles, _n)
+                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
+                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
+                .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
+                .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
+                .Set("profile_date", _profileDate);
+            return new GeneratedDataset(Recommendations(), prof, Monthly(), _months);
+        }
+
+        UpstreamBatch? _recommendations, _monthly;
+
+        public UpstreamBatch Recommendations() => _recommendations ??= new UpstreamBatch(UpstreamFormat.Recommendations, _n)
                 .Set("isdn", _isdn).Set("subscriber_type", _subscriberType).Set("service_type", _serviceType)
                 .Set("advance_amount", _advance).Set("revenue_per_advance", _revenue).Set("cluster_group", _cluster)
                 .Set("bad_debt_risk", _risk).Set("arpu_avg_6m", _avg).Set("arpu_std_6m", _std).Set("arpu_min_6m", _min)
@@ -606,16 +626,6 @@ public static class DatasetGenerator
                 .Set("topup_advance_ratio", _topupRatio).Set("topup_frequency_class", _freqClass)
                 .Set("customer_value_score", _cv).Set("advance_readiness_score", _ar).Set("priority_score", _priority)
                 .Set("recommendation_date", _recDate);
-            var prof = new UpstreamBatch(UpstreamFormat.Profiles, _n)
-                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
-                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
-                .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
-                .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
-                .Set("profile_date", _profileDate);
-            return new GeneratedDataset(rec, prof, _monthly ?? Monthly(), _months);
-        }
-
-        UpstreamBatch? _monthly;
 
         public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
             .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)

@@ -11,7 +11,8 @@ public static class DatasetWriter
     public const int MaxRowGroupRows = 250_000;
     const int CsvSliceRows = 50_000;
 
-    /// Generates and writes: monthly_arpu (the largest file) is written while pass 2 still runs.
+    /// Generates and writes: each file is written as soon as its rows are complete, while the
+    /// generator works on the rest.
     public static async Task<IReadOnlyList<WrittenFile>> GenerateAsync(GenerateOptions options, string directory, UpstreamFileFormat format,
         GenerateProgress? progress = null, CancellationToken ct = default)
     {
@@ -19,10 +20,9 @@ public static class DatasetWriter
         var writes = new List<Task<(string Temp, string Final)>>();
         try
         {
-            var data = await Task.Run(() => DatasetGenerator.Generate(options, progress, ct,
-                batch => writes.Add(Task.Run(() => WriteFileAsync(batch, directory, format, progress, ct), ct))), ct);
-            writes.Add(Task.Run(() => WriteFileAsync(data.Recommendations, directory, format, progress, ct), ct));
-            writes.Add(Task.Run(() => WriteFileAsync(data.Profiles, directory, format, progress, ct), ct));
+            void Start(UpstreamBatch batch) => writes.Add(Task.Run(() => WriteFileAsync(batch, directory, format, progress, ct), ct));
+            var data = await Task.Run(() => DatasetGenerator.Generate(options, progress, ct, Start, Start), ct);
+            Start(data.Profiles);
             return Publish(data, directory, format, await Task.WhenAll(writes));
         }
         catch

@@ -212,12 +212,12 @@ public sealed class UpstreamWriter : IAsyncDisposable
 
     static ReadOnlyMemory<int> AllDefined(int n)
     {
-        var levels = _allDefined;
+        var levels = Volatile.Read(ref _allDefined);
         if (levels.Length < n)
         {
             levels = new int[Math.Max(n, 262_144)];
             levels.AsSpan().Fill(1);
-            _allDefined = levels; // a benign race: every array written here is all ones
+            Volatile.Write(ref _allDefined, levels); // a benign race: every array published here is all ones
         }
         return levels.AsMemory(0, n);
     }
