@@ -46,6 +46,9 @@ public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBat
 /// per-subscriber RNG, so the output does not depend on scheduling.
 public static class DatasetGenerator
 {
+    /// The ISDN of the design document's examples (section 2.2 A, Patterns 1, 2, 5 and 6).
+    public const string DesignExampleIsdn = "++/hZFPrCDRre55vsZqqxQ==";
+
     // The design's dataset (section 2.2 F): the counts every N is scaled from.
     public static readonly long[] ServiceWeights = [142_000, 45_000, 27_504];   // Vocabulary.ServiceTypes order
     public static readonly long[] RiskWeights = [180_000, 34_504, 0];            // LOW, MEDIUM, HIGH
@@ -205,6 +208,12 @@ public static class DatasetGenerator
 
         // ---- pass 1: each subscriber's own behaviour -------------------------------------------
 
+        // With the demo key the first subscriber carries the design document's example ISDN, so the
+        // document's redis-cli and SQL examples run verbatim against the default dataset. It is
+        // not the encryption of any number (no phone lookup finds it); every other ISDN is.
+        bool DesignExampleFirst => string.IsNullOrWhiteSpace(_o.IsdnKeyHex)
+            || string.Equals(_o.IsdnKeyHex, IsdnCipher.DemoKeyHex, StringComparison.OrdinalIgnoreCase);
+
         public void Pass1()
         {
             var affine = CreateAffine(_o.Seed);
@@ -215,7 +224,7 @@ public static class DatasetGenerator
                 for (var i = from; i < to; i++)
                 {
                     Msisdn(affine, i, msisdn);
-                    var isdn = encryptor.Encrypt(msisdn);
+                    var isdn = i == 0 && DesignExampleFirst ? DesignExampleIsdn : encryptor.Encrypt(msisdn);
                     _isdn[i] = isdn;
                     for (long row = (long)i * _m, end = row + _m; row < end; row++)
                         _mIsdn[row] = isdn;

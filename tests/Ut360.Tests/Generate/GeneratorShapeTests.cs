@@ -92,7 +92,10 @@ public sealed class GeneratorShapeTests
         var other = (string[])DatasetGenerator.Generate(new GenerateOptions { Subscribers = 50, IsdnKeyHex = key }).Recommendations.Get("isdn");
         using var demoCipher = new IsdnCipher();
         using var otherCipher = new IsdnCipher(key);
-        for (var i = 0; i < demo.Length; i++)
+        // Only the demo key's dataset carries the design's example ISDN.
+        Assert.Equal(DatasetGenerator.DesignExampleIsdn, demo[0]);
+        Assert.NotEqual(DatasetGenerator.DesignExampleIsdn, other[0]);
+        for (var i = 1; i < demo.Length; i++)
         {
             Assert.NotEqual(demo[i], other[i]);
             Assert.Equal(demoCipher.Decrypt(demo[i]), otherCipher.Decrypt(other[i]));
