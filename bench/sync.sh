@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export UT360_ROOT="$ROOT"
 source "$ROOT/scripts/services.sh"
 N="${1:-214504}"
-BENCH_DB="${UT360_BENCH_DB:-ut360_bench_sync}"
+SOURCE="${UT360_BENCH_SOURCE:-generator}"
+BENCH_DB="${UT360_BENCH_DB:-ut360_bench_sync_$SOURCE}"
 OUT="$ROOT/bench/results/sync.md"
 WORK="$(mktemp -d)"
 PORT=""
@@ -44,11 +45,19 @@ rows="$(pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$BENCH_D
 "$ROOT/ut360" db migrate >/dev/null
 have="$(pg -d "$BENCH_DB" -Atc "SELECT count(*) FROM recommendations")"
 if [[ "$have" != "$N" ]]; then
-  echo "== filling $BENCH_DB with $N subscribers (bench/fill.sql)"
-  pg -d "$BENCH_DB" -v n="$N" -f "$ROOT/bench/fill.sql"
+  if [[ "$SOURCE" == sql ]]; then
+    echo "== filling $BENCH_DB with $N subscribers (bench/fill.sql)"
+    pg -d "$BENCH_DB" -v n="$N" -f "$ROOT/bench/fill.sql"
+  else
+    echo "== generating and loading the default dataset ($N subscribers) into $BENCH_DB"
+    "$ROOT/ut360" generate --subscribers "$N" --out "$WORK/data" >/dev/null
+    "$ROOT/ut360" load "$WORK/data" >/dev/null
+  fi
 fi
+DATASET="$(pg -d "$BENCH_DB" -Atc "SELECT data_version FROM data_loads WHERE outcome = 'succeeded' ORDER BY id DESC LIMIT 1")"
 
 now() { date +%s.%N; }
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
 echo "== ut360 sync into an empty Redis"
@@ -85,8 +94,8 @@ cat >"$OUT" <<MD
 # Sync benchmark
 
 \`bench/sync.sh $N\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2),
-PostgreSQL $(pg -d postgres -Atc 'SHOW server_version')). Dataset: $N subscribers from \`bench/fill.sql\`
-(the generator's shape: 14-field recs, 9-section profiles with Vietnamese text, 7 months each).
+PostgreSQL $(pg -d postgres -Atc 'SHOW server_version')). Dataset: $N subscribers, load ${DATASET}
+(\`ut360 generate\` + \`ut360 load\`, or \`bench/fill.sql\` with UT360_BENCH_SOURCE=sql). Load average at the start: ${LOAD_START}.
 Both runs write into an empty redis-server of the bench's own with the project's configuration.
 
 | measure | value | target | met |

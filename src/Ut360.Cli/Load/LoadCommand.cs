@@ -28,8 +28,12 @@ public static class LoadCommand
         };
         var rejects = new Option<FileInfo?>("--rejects") { Description = "Where to write the rejected rows (CSV). Default: load.rejects.csv." };
         var version = new Option<string?>("--data-version") { Description = "Label recorded in data_loads. Default: derived from the files' checksums." };
+        var dualWrite = new Option<bool>("--dual-write")
+        {
+            Description = "After PostgreSQL commits, push the changed subscribers to Redis in the same run (a Redis failure leaves the load marked needs_sync).",
+        };
 
-        var command = new Command("load", "Check and load upstream Parquet or CSV files into PostgreSQL.") { dir, mode, maxRejectRate, rejects, version };
+        var command = new Command("load", "Check and load upstream Parquet or CSV files into PostgreSQL.") { dir, mode, maxRejectRate, rejects, version, dualWrite };
         command.SetAction(async (parse, ct) =>
         {
             var options = new LoadOptions
@@ -62,6 +66,8 @@ public static class LoadCommand
                 return 1;
             }
             Summary(result, DateTime.UtcNow - started);
+            if (result.Outcome == LoadOutcome.Succeeded && parse.GetValue(dualWrite))
+                await Sync.DualWriteStep.RunAsync(db, result.LoadId, ct);
             return result.Outcome == LoadOutcome.Succeeded ? 0 : 3;
         });
         return command;

@@ -394,32 +394,36 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
     {
         // A full sync builds each index from scratch under its temporary name.
         w.BuildInTemp = temp;
+        // If a consumer fails (a Redis timeout), the producers must stop too, or they would wait
+        // forever on a full channel.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var pct = failed.Token;
         var recChannel = Channel.CreateBounded<(Recommendation, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
         var profileChannel = Channel.CreateBounded<(Profile, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
         var now = DateTimeOffset.UtcNow;
 
         async Task ProduceRecs(int part)
         {
-            await using var conn = await db.OpenConnectionAsync(ct);
-            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, since?.UtcDateTime, part, RecParts, ct))
+            await using var conn = await db.OpenConnectionAsync(pct);
+            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, since?.UtcDateTime, part, RecParts, pct))
             {
                 var entries = RecordCodec.EncodeRec(r);
                 w.Measure(entries);
-                await recChannel.Writer.WriteAsync((r, entries), ct);
+                await recChannel.Writer.WriteAsync((r, entries), pct);
             }
         }
 
         async Task ProduceProfiles(int part)
         {
-            await using var conn = await db.OpenConnectionAsync(ct);
-            await foreach (var p in SubscriberQueries.StreamProfilesAsync(conn, since?.UtcDateTime, part, ProfileParts, ct))
+            await using var conn = await db.OpenConnectionAsync(pct);
+            await foreach (var p in SubscriberQueries.StreamProfilesAsync(conn, since?.UtcDateTime, part, ProfileParts, pct))
             {
                 // The row's own updated_at, so the hash depends on the data alone (a dual write
                 // and a later sync write the same bytes).
                 var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
                 var entries = RecordCodec.EncodeProfile(p, updated);
                 w.Measure(entries);
-                await profileChannel.Writer.WriteAsync((p, entries), ct);
+                await profileChannel.Writer.WriteAsync((p, entries), pct);
             }
         }
 
@@ -428,6 +432,11 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             try
             {
                 await Task.WhenAll(producers);
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
             }
             finally
             {
@@ -439,26 +448,53 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         var recProducers = All(Enumerable.Range(0, RecParts).Select(i => Task.Run(() => ProduceRecs(i), ct)).ToList(), recChannel.Writer, null);
         var profileProducers = All(Enumerable.Range(0, ProfileParts).Select(i => Task.Run(() => ProduceProfiles(i), ct)).ToList(), null, profileChannel.Writer);
 
-        var recs = Task.Run(async () =>
+        async Task Guard(Func<Task> consumer)
         {
-            await foreach (var (r, entries) in recChannel.Reader.ReadAllAsync(ct))
+            try
+            {
+                await consumer();
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+        }
+
+        var recs = Guard(async () =>
+        {
+            await Task.Yield();
+            await foreach (var (r, entries) in recChannel.Reader.ReadAllAsync(pct))
                 await w.AddRecAsync(r, entries, ct);
             await recProducers;
             mark("read recommendations");
             await w.FlushIndexesAsync(ct);
             await w.DrainRecsAsync();
             mark("write recs and indexes");
-        }, ct);
-        var profiles = Task.Run(async () =>
+        });
+        var profiles = Guard(async () =>
         {
-            await foreach (var (p, entries) in profileChannel.Reader.ReadAllAsync(ct))
+            await Task.Yield();
+            await foreach (var (p, entries) in profileChannel.Reader.ReadAllAsync(pct))
                 await w.AddProfileAsync(p, entries, ct);
             await profileProducers;
             mark("read profiles");
             await w.DrainProfilesAsync();
             mark("write profiles");
-        }, ct);
-        await Task.WhenAll(recs, profiles, recProducers, profileProducers);
+        });
+        try
+        {
+            await Task.WhenAll(recs, profiles, recProducers, profileProducers);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // A sibling failed and cancelled the rest: report that failure, not the cancellation.
+            var first = new[] { recs, profiles, recProducers, profileProducers }
+                .Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (first is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            throw;
+        }
     }
 
     async Task<long> CountAsync(DateTimeOffset? since, CancellationToken ct)

@@ -9,6 +9,12 @@ public static class SyncRedis
     public static string ConnectionString(IConfiguration? configuration)
     {
         var cs = Ut360Settings.Redis(configuration);
-        return cs.Contains("allowAdmin", StringComparison.OrdinalIgnoreCase) ? cs : cs + ",allowAdmin=true";
+        if (!cs.Contains("allowAdmin", StringComparison.OrdinalIgnoreCase))
+            cs += ",allowAdmin=true";
+        // Bulk writes keep thousands of commands in flight; on a busy machine the default 5 s
+        // can pass before the last of them is answered.
+        if (!cs.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+            cs += ",asyncTimeout=60000";
+        return cs;
     }
 }
