@@ -25,6 +25,15 @@ public sealed class GenerateProgress
     public long RecommendationsRows;
     public long ProfilesRows;
     public long MonthlyRows;
+
+    public ref long RowsOf(UpstreamFile file)
+    {
+        if (file == UpstreamFormat.Recommendations)
+            return ref RecommendationsRows;
+        if (file == UpstreamFormat.Profiles)
+            return ref ProfilesRows;
+        return ref MonthlyRows;
+    }
 }
 
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
@@ -50,6 +59,7 @@ public static class DatasetGenerator
     public const double TopupMedium = 2.0;              // ≥ 2 → Trung bình, else Thấp
     public const double RiskMediumFrom = 35.0;          // risk_score bands: LOW [0, 35), MEDIUM [35, 65), HIGH [65, 100]
     public const double RiskHighFrom = 65.0;
+    public const double LowRiskQuiet = 20.0;            // LOW below this: no risk factor, "rủi ro rất thấp" strength
 
     public static readonly string[] ClusterLabels =
     [
@@ -97,7 +107,10 @@ public static class DatasetGenerator
         return result;
     }
 
-    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default)
+    /// monthlyReady is called with the complete monthly_arpu rows as soon as pass 1 is done, so
+    /// that file can be written while the rest is computed.
+    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
+        Action<UpstreamBatch>? monthlyReady = null)
     {
         var n = options.Subscribers;
         if (n is < 1 or > GenerateOptions.MaxSubscribers)
@@ -106,17 +119,13 @@ public static class DatasetGenerator
             throw new ArgumentOutOfRangeException(nameof(options), "--months must be between 1 and 60.");
         using (new IsdnCipher(options.IsdnKeyHex)) { } // a bad key fails here, before any work
 
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var g = new Generation(options, progress, ct);
-        Console.Error.WriteLine($"alloc {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass1();
-        Console.Error.WriteLine($"pass1 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
+        monthlyReady?.Invoke(g.Monthly());
         g.AssignRisk();
         g.AssignServices();
         g.AssignAmounts();
-        Console.Error.WriteLine($"global {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         g.Pass2();
-        Console.Error.WriteLine($"pass2 {sw.ElapsedMilliseconds} cpu {System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}");
         return g.Result();
     }
 
@@ -193,11 +202,24 @@ public static class DatasetGenerator
 
         // ---- pass 1: each subscriber's own behaviour -------------------------------------------
 
-        public void Pass1() => ForChunks((from, to) =>
+        public void Pass1()
         {
-            for (var i = from; i < to; i++)
-                Subscriber1(i);
-        });
+            var affine = CreateAffine(_o.Seed);
+            ForChunks((from, to) =>
+            {
+                using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
+                Span<char> msisdn = stackalloc char[11];
+                for (var i = from; i < to; i++)
+                {
+                    Msisdn(affine, i, msisdn);
+                    var isdn = encryptor.Encrypt(msisdn);
+                    _isdn[i] = isdn;
+                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
+                        _mIsdn[row] = isdn;
+                    Subscriber1(i);
+                }
+            });
+        }
 
         void Subscriber1(int i)
         {
@@ -384,25 +406,12 @@ public static class DatasetGenerator
 
         // ---- pass 2: what depends on the global step ------------------------------------------
 
-        public void Pass2()
+        public void Pass2() => ForChunks((from, to) =>
         {
-            var a = CreateAffine(_o.Seed);
-            ForChunks((from, to) =>
-            {
-                using var cipher = new IsdnCipher(_o.IsdnKeyHex);
-                var sb = new StringBuilder(512);
-                Span<char> msisdn = stackalloc char[11];
-                for (var i = from; i < to; i++)
-                {
-                    Msisdn(a, i, msisdn);
-                    var isdn = cipher.Encrypt(new string(msisdn));
-                    _isdn[i] = isdn;
-                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
-                        _mIsdn[row] = isdn;
-                    Subscriber2(i, sb);
-                }
-            });
-        }
+            var sb = new StringBuilder(512);
+            for (var i = from; i < to; i++)
+                Subscriber2(i, sb);
+        });
 
         void Subscriber2(int i, StringBuilder sb)
         {
@@ -454,10 +463,11 @@ public static class DatasetGenerator
 
         string RiskFactors(int i, StringBuilder sb)
         {
-            // LOW keeps at most one factor, MEDIUM one to three, HIGH at least two: the list
-            // explains the level, and the model's score band fills in when no single signal does.
+            // LOW lists no factor below risk score 20 and at most one above, MEDIUM one to three,
+            // HIGH two to four: the list explains the level, and the model's score band fills in
+            // when no single signal does.
             var level = _riskLevel[i];
-            var cap = level == 0 ? 1 : level == 1 ? 3 : 4;
+            var cap = level == 0 ? (_riskScore[i] < LowRiskQuiet ? 0 : 1) : level == 1 ? 3 : 4;
             sb.Clear().Append('[');
             var count = 0;
             if (count < cap && _growth[i] <= -TrendThreshold && ++count > 0)
@@ -492,7 +502,7 @@ public static class DatasetGenerator
                 sb.Item().Append("Nạp tiền thường xuyên: ").Dec2(_topupFreq[i]).Append(" lần/tháng, trung bình ").Vnd(_topupAvg[i]).Append("/lần").EndItem();
             if (count < cap && _topupRatio[i] >= 1 && ++count > 0)
                 sb.Item().Append("Mỗi lần nạp trung bình (").Vnd(_topupAvg[i]).Append(") đủ hoàn trả khoản ứng ").Vnd(_advance[i]).EndItem();
-            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < 20 && ++count > 0)
+            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < LowRiskQuiet && ++count > 0)
                 sb.Item().Append("Rủi ro nợ xấu rất thấp (điểm rủi ro ").Dec2(_riskScore[i]).Append("/100)").EndItem();
             if (count < cap && _dataPct[i] >= HeavyDataPct && ++count > 0)
                 sb.Item().Append("Sử dụng data nhiều (").Dec1(_dataPct[i]).Append("% doanh thu), phù hợp gói ứng data").EndItem();
@@ -602,10 +612,13 @@ public static class DatasetGenerator
                 .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
                 .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
                 .Set("profile_date", _profileDate);
-            var monthly = new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
-                .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
-                .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
-            return new GeneratedDataset(rec, prof, monthly, _months);
+            return new GeneratedDataset(rec, prof, _monthly ?? Monthly(), _months);
         }
+
+        UpstreamBatch? _monthly;
+
+        public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
+            .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
+            .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
     }
 }

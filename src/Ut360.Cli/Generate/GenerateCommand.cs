@@ -85,8 +85,7 @@ public static class GenerateCommand
                 var monthlyTask = ctx.AddTask("monthly_arpu", maxValue: monthlyRows);
                 var work = Task.Run(async () =>
                 {
-                    var data = DatasetGenerator.Generate(options, progress, ct);
-                    files = await DatasetWriter.WriteAsync(data, directory, format, progress, ct);
+                    files = await DatasetWriter.GenerateAsync(options, directory, format, progress, ct);
                 }, ct);
                 while (!work.IsCompleted)
                 {
