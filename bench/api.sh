@@ -86,14 +86,14 @@ trap 'cleanup; kill "$(cat "$NG/nginx.pid")" 2>/dev/null || true' EXIT
 rate_run() { # name urls-file|url
   local name="$1" target="$2" args=()
   if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
-  h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.txt"
+  h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.out"
   python3 "$ROOT/bench/api/percentiles.py" "$OUT/$name.log"
 }
 peak_run() { # name urls-file|url → requests/s
   local name="$1" target="$2" args=()
   if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
-  h2load --h1 -t 1 -c 32 -n 200000 "${H[@]}" "${args[@]}" >"$OUT/$name.txt"
-  grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' "$OUT/$name.txt" | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1
+  h2load --h1 -t 1 -c 32 -n 200000 "${H[@]}" "${args[@]}" >"$OUT/$name.out"
+  grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' "$OUT/$name.out" | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1
 }
 
 say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
