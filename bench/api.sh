@@ -86,16 +86,17 @@ trap 'cleanup; kill "$(cat "$NG/nginx.pid")" 2>/dev/null || true' EXIT
 rate_run() { # name urls-file|url
   local name="$1" target="$2" args=()
   if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
-  h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.txt"
+  h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.out"
   python3 "$ROOT/bench/api/percentiles.py" "$OUT/$name.log"
 }
 peak_run() { # name urls-file|url → requests/s
   local name="$1" target="$2" args=()
   if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
-  h2load --h1 -t 1 -c 32 -n 200000 "${H[@]}" "${args[@]}" >"$OUT/$name.txt"
-  grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' "$OUT/$name.txt" | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1
+  h2load --h1 -t 1 -c 32 -n 200000 "${H[@]}" "${args[@]}" >"$OUT/$name.out"
+  grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' "$OUT/$name.out" | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1
 }
 
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
 NGINX_RATE="$(rate_run nginx "http://127.0.0.1:$NGINX_PORT/rec.json")"
 UC1_RATE="$(rate_run uc1 "$OUT/uc1.txt")"
@@ -122,6 +123,8 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load generator on the same machine."
   echo "Dataset: $("${PSQL[@]}" -c 'SELECT count(*) FROM recommendations') subscribers; 20,000 random ISDNs of it drive UC1/UC5."
   echo "API: Release build, production logging (Warning for requests), API key auth, per-key rate limiter,"
+  echo "Load average (1/5/15 min) before the measured runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "(anything well above 2 means other work shared the 2 cores and inflates every figure, baselines included)."
   echo "OpenTelemetry metrics (Prometheus) all on. h2load $(h2load --version | awk '{print $2}'), HTTP/1.1, keep-alive."
   echo
   echo "## Fixed rate: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN} s (UC2: 200 req/s)"

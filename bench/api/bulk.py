@@ -6,7 +6,7 @@ import json, random, statistics, subprocess, sys, time, urllib.request
 
 base, key, isdn_file, redis_port, ns, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
 isdns = [l.strip() for l in open(isdn_file) if l.strip()]
-rng = random.Random(42)
+rng = random.Random()   # fresh lists each run: a list asked in an earlier run would be a cached answer
 
 def post(body):
     req = urllib.request.Request(base + "/api/v1/recommendations/bulk", data=body, method="POST",

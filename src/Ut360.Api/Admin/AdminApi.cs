@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Ut360.Api.Infrastructure;
+using Ut360.Data.Redis;
 
 namespace Ut360.Api.Admin;
 
@@ -23,12 +24,14 @@ public static class AdminApi
          LIMIT @limit
         """;
 
-    // The sync engine (src/Ut360.Data/Sync) is not part of this build yet; until it is, the
-    // trigger says so plainly instead of pretending. `./ut360 sync` runs one from the shell.
-    public static ProblemHttpResult StartSync() =>
-        TypedResults.Problem(title: "Sync trigger not available",
-            detail: "This build has no sync engine to call; run `./ut360 sync` to sync Redis from PostgreSQL.",
-            statusCode: StatusCodes.Status501NotImplemented);
+    public static async Task<Results<Accepted<SyncStarted>, ProblemHttpResult>> StartSync(SyncRunner runner, CancellationToken ct)
+    {
+        var runId = await runner.StartAsync(ct);
+        return runId is { } id
+            ? TypedResults.Accepted("/api/v1/admin/sync/history", new SyncStarted(id))
+            : TypedResults.Problem(title: "A sync is already running", detail: "Wait for it to finish (see the sync history).",
+                statusCode: StatusCodes.Status409Conflict);
+    }
 
     public static async Task<Results<Ok<SyncRunView[]>, ValidationProblem>> History(int? limit, NpgsqlDataSource db, CancellationToken ct)
     {
@@ -60,6 +63,54 @@ public sealed record SyncRunView(long Id, string Kind, string Trigger, DateTimeO
 public sealed record SyncStarted(long RunId);
 
 public sealed record CacheStats(long Hits, long Misses, long Fallbacks, double HitRatio, long PostgresReads, long Coalesced, bool CircuitOpen);
+
+/// Runs a full sync (src/Ut360.Data/Sync) in the background for POST /admin/sync. The sync gets
+/// a Redis connection of its own with the library's default timeouts: its write windows would
+/// blow the request path's 250 ms budget, and its traffic should not queue ahead of UC1 reads.
+public sealed class SyncRunner(NpgsqlDataSource db, RedisKeys keys, IConfiguration config, IHostApplicationLifetime lifetime, ILogger<SyncRunner> logger)
+{
+    /// The run id, or null when another sync holds the lock.
+    public async Task<long?> StartAsync(CancellationToken ct)
+    {
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Ut360Settings.Redis(config));
+        Ut360.Data.Sync.SyncEngine.SyncSession? session;
+        try
+        {
+            session = await new Ut360.Data.Sync.SyncEngine(db, redis, keys)
+                .BeginAsync(new Ut360.Data.Sync.SyncRequest { Kind = Ut360.Data.Sync.SyncKind.Full, Trigger = "api" }, ct);
+        }
+        catch
+        {
+            await redis.DisposeAsync();
+            throw;
+        }
+        if (session is null)
+        {
+            await redis.DisposeAsync();
+            return null;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await using (session)
+                {
+                    var result = await session.ExecuteAsync(null, lifetime.ApplicationStopping);
+                    logger.LogInformation("Sync {RunId} finished: {Outcome} in {Duration}", result.RunId, result.Outcome, result.Duration);
+                }
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Sync {RunId} failed", session.RunId);
+            }
+            finally
+            {
+                await redis.DisposeAsync();
+            }
+        }, CancellationToken.None);   // the run outlives the request that started it
+        return session.RunId ?? 0;
+    }
+}
 
 /// Feeds the sync gauges of /metrics (runs recorded, age of the data in Redis) from sync_runs.
 public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, RedisGate gate, ILogger<SyncStatusPoller> logger) : BackgroundService

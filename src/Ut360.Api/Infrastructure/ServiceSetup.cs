@@ -63,6 +63,7 @@ public static class ServiceSetup
         services.AddSingleton<IndexRebuilder>();
         services.AddSingleton<ExportWriter>();
         services.AddSingleton<CursorSigner>();
+        services.AddSingleton<SyncRunner>();
         services.AddHostedService<SyncStatusPoller>();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>

@@ -34,8 +34,7 @@ public sealed class IndexRebuilder(
             }
             catch (Exception e)
             {
-                if (RedisGate.IsRedisFault(e))
-                    gate.Failure();
+                // Not reported to the gate: a slow rebuild says nothing about the request path.
                 logger.LogWarning(e, "Rebuilding index {Key} failed", key);
             }
             finally
@@ -57,8 +56,8 @@ public sealed class IndexRebuilder(
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var batchSets = new List<RedisValue>(5000);
         var batchZ = new List<SortedSetEntry>(5000);
-        var writes = new List<Task>();
         var total = 0;
+        var expiring = false;
         while (await reader.ReadAsync(ct))
         {
             var isdn = reader.GetString(0);
@@ -71,24 +70,29 @@ public sealed class IndexRebuilder(
             else
                 batchSets.Add(isdn);
             if (++total % 5000 == 0)
-                Flush();
+                await FlushAsync();
         }
-        Flush();
-        await Task.WhenAll(writes);
+        await FlushAsync();
         if (total == 0)
             return; // an empty segment: Redis does not keep empty sets either
-        // Expire the scratch key in case we die before the rename.
-        await database.KeyExpireAsync(scratch, TimeSpan.FromMinutes(10));
         var renamed = await CacheFill.RenameIfAbsentAsync(database, scratch, segment.Key);
         logger.LogInformation("Index {Key} rebuilt from PostgreSQL: {Count} members ({Outcome})", (string)segment.Key!, total,
             renamed ? "renamed into place" : "a sync wrote it first");
 
-        void Flush()
+        // One batch in flight at a time: a rebuild must not flood the connection the request
+        // path shares (a 140,000-member burst would queue UC1 reads behind it).
+        async Task FlushAsync()
         {
             if (batchZ.Count > 0)
-                writes.Add(database.SortedSetAddAsync(scratch, [.. batchZ]));
+                await database.SortedSetAddAsync(scratch, [.. batchZ]);
             if (batchSets.Count > 0)
-                writes.Add(database.SetAddAsync(scratch, [.. batchSets]));
+                await database.SetAddAsync(scratch, [.. batchSets]);
+            if (batchZ.Count + batchSets.Count > 0 && !expiring)
+            {
+                // A rebuild that dies half-way leaves nothing behind for long.
+                await database.KeyExpireAsync(scratch, TimeSpan.FromMinutes(10));
+                expiring = true;
+            }
             batchZ.Clear();
             batchSets.Clear();
         }
