@@ -8,6 +8,7 @@ using StackExchange.Redis;
 using Ut360.Api.Admin;
 using Ut360.Api.Profiles;
 using Ut360.Api.Recommendations;
+using Ut360.Data.Sync;
 using Ut360.Api.Segments;
 using Ut360.Data;
 using Ut360.Data.Domain;
@@ -64,6 +65,9 @@ public static class ServiceSetup
         services.AddSingleton<ExportWriter>();
         services.AddSingleton<CursorSigner>();
         services.AddSingleton<SyncRunner>();
+        // The periodic refresh (Sync:Schedule, every 6 hours by default) in the API's own namespace.
+        services.AddUt360Sync(config);
+        services.PostConfigure<SyncOptions>(s => s.Namespace = config["Redis:Namespace"] ?? s.Namespace);
         services.AddHostedService<SyncStatusPoller>();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>

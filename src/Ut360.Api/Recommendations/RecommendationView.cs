@@ -17,6 +17,8 @@ public sealed class RecommendationView
     public decimal RevenuePerAdvance { get; init; }
     public int? ClusterGroup { get; init; }
     public required string BadDebtRisk { get; init; }
+    // The naming policy would write "arpu_avg6m"; the contract (and the design) say arpu_avg_6m.
+    [System.Text.Json.Serialization.JsonPropertyName("arpu_avg_6m")]
     public decimal? ArpuAvg6m { get; init; }
     public decimal? ArpuGrowthRate { get; init; }
     public string? ArpuTrend { get; init; }

@@ -26,7 +26,9 @@ public sealed class SyncOptions
 /// Runs a full sync on the cron schedule `Sync:Schedule`. Every instance of the service runs
 /// one; the advisory lock in SyncEngine lets one of them work and records the others as
 /// skipped, so N instances never mean N syncs.
-public sealed class SyncScheduler(SyncService sync, IOptions<SyncOptions> options, ILogger<SyncScheduler> log) : BackgroundService
+// SyncService is resolved at the first run, not at start: its Redis connection must not stop the
+// service from starting while Redis is down.
+public sealed class SyncScheduler(IServiceProvider services, IOptions<SyncOptions> options, ILogger<SyncScheduler> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -43,6 +45,7 @@ public sealed class SyncScheduler(SyncService sync, IOptions<SyncOptions> option
                 await Task.Delay(delay, stoppingToken);
             try
             {
+                var sync = services.GetRequiredService<SyncService>();
                 var result = await sync.RunAsync(new SyncRequest { Kind = SyncKind.Full, Trigger = "schedule" }, stoppingToken);
                 log.LogInformation("Scheduled sync {RunId}: {Outcome}, {Written} keys written, {Deleted} deleted in {Duration}",
                     result.RunId, result.Outcome, result.KeysWritten, result.KeysDeleted, result.Duration);
