@@ -13,9 +13,11 @@ RUNS="${1:-3}"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-${UT360_PG_PORT:-55432}}" PGUSER="${PGUSER:-postgres}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ut360-bench-load.XXXXXX")"
 PREFIX="ut360_bench_load_$$"
-DBS=()
 cleanup() {
-  for db in "${DBS[@]}"; do dropdb --if-exists --force "$db" >/dev/null 2>&1 || true; done
+  # Every database this run created carries PREFIX (fresh_db runs in subshells, so no list).
+  for db in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE '${PREFIX}_%'" 2>/dev/null); do
+    dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -24,7 +26,6 @@ conn() { echo "Host=$PGHOST;Port=$PGPORT;Username=$PGUSER;Database=$1"; }
 now() { date +%s.%N; }
 fresh_db() {
   local db="${PREFIX}_$1"
-  DBS+=("$db")
   dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
   createdb "$db"
   ConnectionStrings__Postgres="$(conn "$db")" ut db migrate >/dev/null
@@ -63,7 +64,7 @@ baseline() {
   local db=$1
   # Every key constraint and index of the four tables, as the catalog has them.
   psql -d "$db" -qAt >"$WORK/ddl.txt" <<'SQL'
-SELECT 'DROPC|' || conrelid::regclass || '|' || quote_ident(conname) || '|' || pg_get_constraintdef(oid) || '|' || contype
+SELECT 'DROPC|' || conrelid::regclass || '|' || quote_ident(conname) || '|' || pg_get_constraintdef(oid) || '|' || contype::text
 FROM pg_constraint WHERE conrelid IN ('recommendations'::regclass, 'subscriber_360_profiles'::regclass,
   'subscriber_monthly_arpu'::regclass, 'recommendation_stats'::regclass) AND contype IN ('p', 'u', 'f')
 ORDER BY contype = 'f' DESC;
