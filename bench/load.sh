@@ -40,11 +40,11 @@ ut() { dotnet "$WORK/cli/Ut360.Cli.dll" "$@"; }
 
 echo "== generate (default dataset, Parquet)"
 t0=$(now); ut generate --out "$WORK/parquet" >/dev/null; t1=$(now)
-GEN_PARQUET=$(echo "$t1 - $t0" | bc)
+GEN_PARQUET=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
 echo "   ${GEN_PARQUET}s"
 echo "== generate (default dataset, CSV)"
 t0=$(now); ut generate --format csv --out "$WORK/csv" >/dev/null; t1=$(now)
-GEN_CSV=$(echo "$t1 - $t0" | bc)
+GEN_CSV=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
 echo "   ${GEN_CSV}s"
 
 # The baseline copies the rows exactly as they stand in the tables after a load (profiles carry
@@ -85,7 +85,7 @@ SQL
   t0=$(now)
   psql -d "$db" -q -v ON_ERROR_STOP=1 -c "SET maintenance_work_mem = '512MB'" -f "$WORK/baseline.sql" >/dev/null
   t1=$(now)
-  echo "$t1 - $t0" | bc
+  printf '%.1f\n' "$(echo "$t1 - $t0" | bc)"
 }
 
 load() {
@@ -93,7 +93,7 @@ load() {
   t0=$(now)
   ConnectionStrings__Postgres="$(conn "$db")" ut load "$WORK/parquet" --rejects "$WORK/rejects.csv" >"$WORK/load.log"
   t1=$(now)
-  echo "$t1 - $t0" | bc
+  printf '%.1f\n' "$(echo "$t1 - $t0" | bc)"
 }
 
 report() {
