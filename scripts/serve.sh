@@ -4,6 +4,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 out="$ROOT/.build/api"
+# The web UI: rebuilt when its sources changed; without npm the API still runs.
+"$ROOT/scripts/build-web.sh" --if-stale || echo "ut360 serve: the web UI was not built (above); serving the API only." >&2
 log="$(mktemp)"
 if ! dotnet build "$ROOT/src/Ut360.Api/Ut360.Api.csproj" -c Release -o "$out" -nologo -v q -clp:ErrorsOnly >"$log" 2>&1; then
   cat "$log" >&2; rm -f "$log"; echo "ut360 serve: the build failed (above)." >&2; exit 1
@@ -18,4 +20,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 cd "$out"
-exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" "${args[@]}"
+# The web UI's build lands in src/Ut360.Api/wwwroot; the local demo key (scripts/up.sh) in .local/.
+exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" --webroot "$ROOT/src/Ut360.Api/wwwroot" \
+  --ApiKeysFile "$ROOT/.local/api-keys.json" "${args[@]}"

@@ -14,4 +14,15 @@ fi
 # A load of files already loaded changes nothing, so running up again is cheap and safe.
 "$UT" load "$DATA"
 "$UT" sync
+# A local API key with every role, made once and kept in the git-ignored .local/ (the API
+# loads it through --ApiKeysFile, see scripts/serve.sh).
+KEYS="$ROOT/.local/api-keys.json"
+if [[ ! -f "$KEYS" ]]; then
+  mkdir -p "$ROOT/.local"
+  key="ut360-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  umask 077
+  printf '{ "Auth": { "Keys": { "local-demo": { "Key": "%s", "Roles": [ "lookup", "analyst", "campaign", "admin" ] } } } }\n' "$key" >"$KEYS"
+fi
+echo "ut360: API key (every role) for http://127.0.0.1:8080: $(grep -o '"Key": "[^"]*"' "$KEYS" | cut -d'"' -f4)"
+echo "ut360:   curl -H 'X-Api-Key: …' http://127.0.0.1:8080/api/v1/stats   (reference: http://127.0.0.1:8080/scalar)"
 exec "$UT" serve "$@"

@@ -1,20 +1,25 @@
-using Npgsql;
-using StackExchange.Redis;
-using Ut360.Data;
+using Ut360.Api.Admin;
+using Ut360.Api.Analytics;
+using Ut360.Api.Bulk;
+using Ut360.Api.Infrastructure;
+using Ut360.Api.Profiles;
+using Ut360.Api.Recommendations;
+using Ut360.Api.Segments;
 
 var builder = WebApplication.CreateBuilder(args);
-
-builder.Services.AddProblemDetails();
-builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(Ut360Settings.Postgres(builder.Configuration)));
-builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
-    ConnectionMultiplexer.Connect(Ut360Settings.Redis(builder.Configuration)));
+builder.AddUt360Api();   // options, PostgreSQL, Redis, auth, rate limits, metrics, health, OpenAPI
 
 var app = builder.Build();
+app.UseUt360Pipeline();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-
-app.MapGet("/health/live", () => TypedResults.Ok("live"));
+app.MapOperations();     // /health/live, /health/ready, /metrics, /openapi/v1.json, /scalar
+app.MapBulk();           // before the UC1 catch-all of the same prefix
+app.MapRecommendations();
+app.MapProfiles();
+app.MapSegments();
+app.MapAnalytics();
+app.MapAdmin();
+app.MapWebUi();          // wwwroot, SPA fallback to index.html
 
 app.Run();
 

@@ -25,16 +25,25 @@ public sealed class GenerateProgress
     public long RecommendationsRows;
     public long ProfilesRows;
     public long MonthlyRows;
+
+    public ref long RowsOf(UpstreamFile file)
+    {
+        if (file == UpstreamFormat.Recommendations)
+            return ref RecommendationsRows;
+        if (file == UpstreamFormat.Profiles)
+            return ref ProfilesRows;
+        return ref MonthlyRows;
+    }
 }
 
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
 
-/// Generates the upstream dataset of docs/data-format.md. Work is split in two parallel passes
-/// with a global step between them: pass 1 draws each subscriber's own behaviour (cluster, monthly
-/// ARPU, top-ups, scores), the global step hands out the exact service and risk counts and the
-/// advance amounts by rank, pass 2 derives what depends on them (ratios, readiness, priority,
-/// texts, encrypted ISDN). Every draw comes from a per-subscriber RNG, so the output does not
-/// depend on scheduling.
+/// Generates the upstream dataset of docs/data-format.md in three parallel passes with a global
+/// step after the first: pass 1 draws each subscriber's own behaviour (encrypted ISDN, cluster,
+/// monthly ARPU, top-ups, customer value), the global step hands out the exact service and risk
+/// counts and the advance amounts by rank, pass 2 derives what depends on them (ratio, readiness,
+/// priority, revenue potential) and pass 3 composes the Vietnamese texts. Every draw comes from a
+/// per-subscriber RNG, so the output does not depend on scheduling.
 public static class DatasetGenerator
 {
     // The design's dataset (section 2.2 F): the counts every N is scaled from.
@@ -50,6 +59,7 @@ public static class DatasetGenerator
     public const double TopupMedium = 2.0;              // ≥ 2 → Trung bình, else Thấp
     public const double RiskMediumFrom = 35.0;          // risk_score bands: LOW [0, 35), MEDIUM [35, 65), HIGH [65, 100]
     public const double RiskHighFrom = 65.0;
+    public const double LowRiskQuiet = 20.0;            // LOW below this: no risk factor, "rủi ro rất thấp" strength
 
     public static readonly string[] ClusterLabels =
     [
@@ -97,7 +107,11 @@ public static class DatasetGenerator
         return result;
     }
 
-    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default)
+    /// monthlyReady gets the complete monthly_arpu rows as soon as pass 1 is done, and
+    /// recommendationsReady the recommendations after pass 2, so those files can be written
+    /// while the texts of pass 3 are still being composed.
+    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
+        Action<UpstreamBatch>? monthlyReady = null, Action<UpstreamBatch>? recommendationsReady = null)
     {
         var n = options.Subscribers;
         if (n is < 1 or > GenerateOptions.MaxSubscribers)
@@ -108,10 +122,13 @@ public static class DatasetGenerator
 
         var g = new Generation(options, progress, ct);
         g.Pass1();
+        monthlyReady?.Invoke(g.Monthly());
         g.AssignRisk();
         g.AssignServices();
         g.AssignAmounts();
         g.Pass2();
+        recommendationsReady?.Invoke(g.Recommendations());
+        g.Pass3();
         return g.Result();
     }
 
@@ -188,11 +205,24 @@ public static class DatasetGenerator
 
         // ---- pass 1: each subscriber's own behaviour -------------------------------------------
 
-        public void Pass1() => ForChunks((from, to) =>
+        public void Pass1()
         {
-            for (var i = from; i < to; i++)
-                Subscriber1(i);
-        });
+            var affine = CreateAffine(_o.Seed);
+            ForChunks((from, to) =>
+            {
+                using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
+                Span<char> msisdn = stackalloc char[11];
+                for (var i = from; i < to; i++)
+                {
+                    Msisdn(affine, i, msisdn);
+                    var isdn = encryptor.Encrypt(msisdn);
+                    _isdn[i] = isdn;
+                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
+                        _mIsdn[row] = isdn;
+                    Subscriber1(i);
+                }
+            });
+        }
 
         void Subscriber1(int i)
         {
@@ -219,7 +249,7 @@ public static class DatasetGenerator
             var row = (long)i * _m;
             for (var t = 0; t < _m; t++, row++)
             {
-                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.12 * rng.Normal()));
+                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.07 * rng.Normal()));
                 var totalC = (long)Math.Round(total * 100);
                 var ds = Math.Clamp(dataShare + 0.05 * rng.Normal(), 0.0, 0.98);
                 var dataC = (long)Math.Round(totalC * ds);
@@ -266,7 +296,7 @@ public static class DatasetGenerator
 
             // Top-ups: a month's top-ups cover its spend and a little more, in the usual card values.
             var spend = avg * rng.Uniform(1.0, 1.3);
-            var preferred = Math.Clamp(Math.Exp(Math.Log(2.5) + 0.6 * rng.Normal()), 0.3, 15);
+            var preferred = Math.Clamp(Math.Exp(Math.Log(3.5) + 0.6 * rng.Normal()), 0.3, 15);
             var target = spend / preferred;
             var lo = 0;
             while (lo + 1 < TopupDenominations.Length && TopupDenominations[lo + 1] <= target)
@@ -286,7 +316,7 @@ public static class DatasetGenerator
             _topupFreq[i] = freq;
             _freqClass[i] = freq >= TopupHigh ? "Cao" : freq >= TopupMedium ? "Trung bình" : "Thấp";
 
-            var cv = 15 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
+            var cv = 21 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
                 + Math.Clamp(growth * 0.15, -8, 8) + 1.5 * Math.Min(freq, 8) + 4 * rng.Normal();
             _cv[i] = R2(Math.Clamp(cv, 1, 99));
 
@@ -377,46 +407,39 @@ public static class DatasetGenerator
             }
         }
 
-        // ---- pass 2: what depends on the global step ------------------------------------------
+        // ---- passes 2 and 3: what depends on the global step---------------------------------------
 
-        public void Pass2()
+        public void Pass2() => ForChunks((from, to) =>
         {
-            var a = CreateAffine(_o.Seed);
-            ForChunks((from, to) =>
-            {
-                using var cipher = new IsdnCipher(_o.IsdnKeyHex);
-                var sb = new StringBuilder(512);
-                Span<char> msisdn = stackalloc char[11];
-                for (var i = from; i < to; i++)
-                {
-                    Msisdn(a, i, msisdn);
-                    var isdn = cipher.Encrypt(new string(msisdn));
-                    _isdn[i] = isdn;
-                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
-                        _mIsdn[row] = isdn;
-                    Subscriber2(i, sb);
-                }
-            });
-        }
+            for (var i = from; i < to; i++)
+                Subscriber2(i);
+        });
 
-        void Subscriber2(int i, StringBuilder sb)
+        public void Pass3() => ForChunks((from, to) =>
+        {
+            var sb = new StringBuilder(1024);
+            for (var i = from; i < to; i++)
+            {
+                _riskFactors[i] = RiskFactors(i, sb);
+                _reason[i] = Reason(i, sb);
+                _strengths[i] = Strengths(i, sb);
+                _recText[i] = RecommendationsText(i, (decimal)_priority[i], sb);
+            }
+        });
+
+        void Subscriber2(int i)
         {
             var rng = new Rng(_o.Seed, i, 2);
             var amount = _advance[i];
             var ratio = Math.Round(_topupAvg[i] / amount, 4, MidpointRounding.AwayFromZero);
             _topupRatio[i] = ratio;
-            var ar = 47 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
+            var ar = 51 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
                 + (_trend[i] == "Tăng trưởng" ? 5 : _trend[i] == "Giảm" ? -5 : 0) + 5 * rng.Normal();
             ar = R2(Math.Clamp(ar, 1, 99));
             _ar[i] = ar;
             var priority = Priority.Score((decimal)_cv[i], (decimal)ar);
             _priority[i] = (double)priority;
             _revenuePotential[i] = R2(_revenue[i] * ar / 100);
-
-            _riskFactors[i] = RiskFactors(i, sb);
-            _reason[i] = Reason(i, sb);
-            _strengths[i] = Strengths(i, sb);
-            _recText[i] = Recommendations(i, priority, sb);
         }
 
         // ---- texts -----------------------------------------------------------------------------
@@ -449,18 +472,19 @@ public static class DatasetGenerator
 
         string RiskFactors(int i, StringBuilder sb)
         {
-            // LOW keeps at most one factor, MEDIUM one to three, HIGH at least two: the list
-            // explains the level, and the model's score band fills in when no single signal does.
+            // LOW lists no factor below risk score 20 and at most one above, MEDIUM one to three,
+            // HIGH two to four: the list explains the level, and the model's score band fills in
+            // when no single signal does.
             var level = _riskLevel[i];
-            var cap = level == 0 ? 1 : level == 1 ? 3 : 4;
+            var cap = level == 0 ? (_riskScore[i] < LowRiskQuiet ? 0 : 1) : level == 1 ? 3 : 4;
             sb.Clear().Append('[');
             var count = 0;
             if (count < cap && _growth[i] <= -TrendThreshold && ++count > 0)
                 sb.Item().Append("ARPU giảm ").Dec1(-_growth[i]).Append("% trong ").Append(_w).Append(" tháng gần nhất").EndItem();
             if (count < cap && _topupFreq[i] < TopupMedium && ++count > 0)
                 sb.Item().Append("Tần suất nạp tiền thấp (").Dec2(_topupFreq[i]).Append(" lần/tháng)").EndItem();
-            if (count < cap && _topupRatio[i] < 1 && ++count > 0)
-                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" lớn hơn số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
+            if (count < cap && _topupRatio[i] < 0.5 && ++count > 0)
+                sb.Item().Append("Khoản ứng ").Vnd(_advance[i]).Append(" gấp ").Dec1(1 / _topupRatio[i]).Append(" lần số tiền nạp trung bình (").Vnd(_topupAvg[i]).Append(')').EndItem();
             if (count < cap && _std[i] >= 0.3 * _avg[i] && ++count > 0)
                 sb.Item().Append("ARPU biến động mạnh (độ lệch chuẩn ").Vnd(_std[i]).Append(" so với trung bình ").Vnd(_avg[i]).Append(')').EndItem();
             if (count < cap && _avg[i] < 10_000 && ++count > 0)
@@ -487,7 +511,7 @@ public static class DatasetGenerator
                 sb.Item().Append("Nạp tiền thường xuyên: ").Dec2(_topupFreq[i]).Append(" lần/tháng, trung bình ").Vnd(_topupAvg[i]).Append("/lần").EndItem();
             if (count < cap && _topupRatio[i] >= 1 && ++count > 0)
                 sb.Item().Append("Mỗi lần nạp trung bình (").Vnd(_topupAvg[i]).Append(") đủ hoàn trả khoản ứng ").Vnd(_advance[i]).EndItem();
-            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < 20 && ++count > 0)
+            if (count < cap && _riskLevel[i] == 0 && _riskScore[i] < LowRiskQuiet && ++count > 0)
                 sb.Item().Append("Rủi ro nợ xấu rất thấp (điểm rủi ro ").Dec2(_riskScore[i]).Append("/100)").EndItem();
             if (count < cap && _dataPct[i] >= HeavyDataPct && ++count > 0)
                 sb.Item().Append("Sử dụng data nhiều (").Dec1(_dataPct[i]).Append("% doanh thu), phù hợp gói ứng data").EndItem();
@@ -498,7 +522,7 @@ public static class DatasetGenerator
             return sb.Append(']').ToString();
         }
 
-        string Recommendations(int i, decimal priority, StringBuilder sb)
+        string RecommendationsText(int i, decimal priority, StringBuilder sb)
         {
             sb.Clear().Append('[').Item();
             switch (_service[i])
@@ -581,7 +605,18 @@ public static class DatasetGenerator
 
         public GeneratedDataset Result()
         {
-            var rec = new UpstreamBatch(UpstreamFormat.Recommendations, _n)
+            var prof = new UpstreamBatch(UpstreamFormat.Profiles, _n)
+                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
+                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
+                .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
+                .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
+                .Set("profile_date", _profileDate);
+            return new GeneratedDataset(Recommendations(), prof, Monthly(), _months);
+        }
+
+        UpstreamBatch? _recommendations, _monthly;
+
+        public UpstreamBatch Recommendations() => _recommendations ??= new UpstreamBatch(UpstreamFormat.Recommendations, _n)
                 .Set("isdn", _isdn).Set("subscriber_type", _subscriberType).Set("service_type", _serviceType)
                 .Set("advance_amount", _advance).Set("revenue_per_advance", _revenue).Set("cluster_group", _cluster)
                 .Set("bad_debt_risk", _risk).Set("arpu_avg_6m", _avg).Set("arpu_std_6m", _std).Set("arpu_min_6m", _min)
@@ -591,16 +626,9 @@ public static class DatasetGenerator
                 .Set("topup_advance_ratio", _topupRatio).Set("topup_frequency_class", _freqClass)
                 .Set("customer_value_score", _cv).Set("advance_readiness_score", _ar).Set("priority_score", _priority)
                 .Set("recommendation_date", _recDate);
-            var prof = new UpstreamBatch(UpstreamFormat.Profiles, _n)
-                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
-                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
-                .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
-                .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
-                .Set("profile_date", _profileDate);
-            var monthly = new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
-                .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
-                .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
-            return new GeneratedDataset(rec, prof, monthly, _months);
-        }
+
+        public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
+            .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
+            .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
     }
 }

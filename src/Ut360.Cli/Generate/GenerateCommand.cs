@@ -63,9 +63,9 @@ public static class GenerateCommand
         {
             using (new Ut360.Data.Domain.IsdnCipher(options.IsdnKeyHex)) { }
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or ArgumentException)
         {
-            throw new ArgumentException("--isdn-key must be hexadecimal (32, 48 or 64 hex digits).");
+            throw new ArgumentException("--isdn-key must be 32, 48 or 64 hexadecimal digits (an AES-128, -192 or -256 key).", e);
         }
 
         var clock = Stopwatch.StartNew();
@@ -79,14 +79,13 @@ public static class GenerateCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                var subscribersTask = ctx.AddTask("subscribers (2 passes)", maxValue: 2 * n);
+                var subscribersTask = ctx.AddTask("subscribers (3 passes)", maxValue: 3 * n);
                 var recTask = ctx.AddTask("recommendations", maxValue: n);
                 var profTask = ctx.AddTask("profiles", maxValue: n);
                 var monthlyTask = ctx.AddTask("monthly_arpu", maxValue: monthlyRows);
                 var work = Task.Run(async () =>
                 {
-                    var data = DatasetGenerator.Generate(options, progress, ct);
-                    files = await DatasetWriter.WriteAsync(data, directory, format, progress, ct);
+                    files = await DatasetWriter.GenerateAsync(options, directory, format, progress, ct);
                 }, ct);
                 while (!work.IsCompleted)
                 {
@@ -98,7 +97,7 @@ public static class GenerateCommand
                     await Task.WhenAny(work, Task.Delay(100, CancellationToken.None));
                 }
                 await work;
-                subscribersTask.Value = 2 * n;
+                subscribersTask.Value = 3 * n;
                 recTask.Value = n;
                 profTask.Value = n;
                 monthlyTask.Value = monthlyRows;

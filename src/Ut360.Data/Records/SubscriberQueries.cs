@@ -61,6 +61,36 @@ public static class SubscriberQueries
             yield return ReadRecommendation(reader);
     }
 
+    /// The recommendations whose updated_at is at or after a time (an incremental sync), or all
+    /// of them when it is null; streamed in isdn order.
+    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
+        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT {RecommendationColumns} FROM recommendations {(changedSince is null ? "" : "WHERE updated_at >= @since")} ORDER BY isdn", conn);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadRecommendation(reader);
+    }
+
+    /// One share of the recommendations (id % parts = part), in no particular order, for
+    /// readers that split a table over several connections.
+    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
+        NpgsqlConnection conn, DateTime? changedSince, int part, int parts, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT {RecommendationColumns} FROM recommendations WHERE id % @parts = @part {(changedSince is null ? "" : "AND updated_at >= @since")}", conn);
+        cmd.Parameters.AddWithValue("parts", (long)parts);
+        cmd.Parameters.AddWithValue("part", (long)part);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadRecommendation(reader);
+    }
+
     public static async Task<Profile?> GetProfileAsync(NpgsqlDataSource db, string isdn, CancellationToken ct)
     {
         await foreach (var p in GetProfilesAsync(db, [isdn], ct))
@@ -83,6 +113,34 @@ public static class SubscriberQueries
         NpgsqlConnection conn, string? where, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand($"{ProfileSelect} {where} ORDER BY p.isdn", conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadProfile(reader);
+    }
+
+    /// The profiles whose updated_at is at or after a time, or all of them when it is null.
+    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
+        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"{ProfileSelect} {(changedSince is null ? "" : "WHERE p.updated_at >= @since")} ORDER BY p.isdn", conn);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadProfile(reader);
+    }
+
+    /// One share of the profiles (id % parts = part), in no particular order.
+    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
+        NpgsqlConnection conn, DateTime? changedSince, int part, int parts, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"{ProfileSelect} WHERE p.id % @parts = @part {(changedSince is null ? "" : "AND p.updated_at >= @since")}", conn);
+        cmd.Parameters.AddWithValue("parts", (long)parts);
+        cmd.Parameters.AddWithValue("part", (long)part);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             yield return ReadProfile(reader);

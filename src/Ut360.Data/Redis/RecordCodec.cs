@@ -101,7 +101,7 @@ public static class RecordCodec
             new("kpi_scores", Json(sections.KpiScores, ProfileJson.Utf8.KpiScoresSection)),
             new("monthly_arpu", Json(sections.MonthlyArpu, ProfileJson.Utf8.IReadOnlyListMonthlyArpuItem)),
             new("insights", Json(sections.Insights, ProfileJson.Utf8.InsightsSection)),
-            new("updated_at", updatedAt.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture)),
+            new("updated_at", updatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
         ];
     }
 

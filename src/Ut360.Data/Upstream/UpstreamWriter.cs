@@ -203,11 +203,23 @@ public sealed class UpstreamWriter : IAsyncDisposable
     {
         if (!field.IsNullable)
             return rowGroup.WriteAsync<T>(field, values.AsMemory(offset, n), null, null, ct);
-        // Parquet.Net wants T? for an optional column even when no value is missing.
-        var nullable = new T?[n];
-        for (var i = 0; i < n; i++)
-            nullable[i] = values[offset + i];
-        return rowGroup.WriteAsync<T>(field, nullable.AsMemory(), null, null, ct);
+        // An optional column with every value present: definition level 1 for each row, and the
+        // values as they are (no copy into a T?[]).
+        return rowGroup.WriteAllPartsAsync<T>(field, values.AsMemory(offset, n), AllDefined(n), null, ct);
+    }
+
+    static int[] _allDefined = [];
+
+    static ReadOnlyMemory<int> AllDefined(int n)
+    {
+        var levels = Volatile.Read(ref _allDefined);
+        if (levels.Length < n)
+        {
+            levels = new int[Math.Max(n, 262_144)];
+            levels.AsSpan().Fill(1);
+            Volatile.Write(ref _allDefined, levels); // a benign race: every array published here is all ones
+        }
+        return levels.AsMemory(0, n);
     }
 
     Task WriteNullableAsync<T>(ParquetRowGroupWriter rowGroup, DataField field, T?[] values, int offset, int n, CancellationToken ct)

@@ -11,7 +11,13 @@ public sealed class TestDatabase : IAsyncDisposable
 {
     static readonly SemaphoreSlim TemplateLock = new(1, 1);
     static bool _templateReady;
-    const string Template = "ut360_test_template";
+    static readonly string Template = "ut360_test_template_" + MigrationsHash();
+
+    static string MigrationsHash()
+    {
+        var text = string.Concat(Migrator.Migrations.Select(m => m.Version + "\n" + m.Sql));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..12];
+    }
 
     public string Name { get; }
     public string ConnectionString { get; }
@@ -25,7 +31,7 @@ public sealed class TestDatabase : IAsyncDisposable
     }
 
     static NpgsqlConnectionStringBuilder ServerBuilder(string database) =>
-        new(Ut360Settings.Postgres()) { Database = database, Pooling = false };
+        new(Ut360Settings.Postgres()) { Database = database, Pooling = false, CommandTimeout = 300 };
 
     public static async Task<TestDatabase> CreateAsync(CancellationToken ct = default)
     {
@@ -62,22 +68,47 @@ public sealed class TestDatabase : IAsyncDisposable
         {
             if (_templateReady)
                 return;
-            await using (var admin = new NpgsqlConnection(ServerBuilder("postgres").ConnectionString))
+            // Other test processes may share the server: the template is named after the migrations it
+            // holds, built under a temporary name and renamed when complete, so a process never drops
+            // or uses a template another one is still building.
+            await using var admin = new NpgsqlConnection(ServerBuilder("postgres").ConnectionString);
+            await admin.OpenAsync(ct);
+            await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @n", admin))
             {
-                await admin.OpenAsync(ct);
-                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Template} WITH (FORCE)", admin);
-                await drop.ExecuteNonQueryAsync(ct);
-                await using var create = new NpgsqlCommand($"CREATE DATABASE {Template}", admin);
-                await create.ExecuteNonQueryAsync(ct);
+                exists.Parameters.AddWithValue("n", Template);
+                if (await exists.ExecuteScalarAsync(ct) is not null)
+                {
+                    _templateReady = true;
+                    return;
+                }
             }
-            await using (var db = NpgsqlDataSource.Create(ServerBuilder(Template).ConnectionString))
+            var building = Template + "_" + Environment.ProcessId;
+            await Execute(admin, $"DROP DATABASE IF EXISTS {building} WITH (FORCE)", ct);
+            await Execute(admin, $"CREATE DATABASE {building}", ct);
+            await using (var db = NpgsqlDataSource.Create(ServerBuilder(building).ConnectionString))
                 await Migrator.MigrateAsync(db, ct);
+            NpgsqlConnection.ClearAllPools();
+            try
+            {
+                await Execute(admin, $"ALTER DATABASE {building} RENAME TO {Template}", ct);
+            }
+            catch (PostgresException e) when (e.SqlState == "42P04")
+            {
+                // Another process finished the same template first; theirs is as good as ours.
+                await Execute(admin, $"DROP DATABASE IF EXISTS {building} WITH (FORCE)", ct);
+            }
             _templateReady = true;
         }
         finally
         {
             TemplateLock.Release();
         }
+    }
+
+    static async Task Execute(NpgsqlConnection conn, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public async ValueTask DisposeAsync()

@@ -36,7 +36,7 @@ public sealed class TestRedis : IAsyncDisposable
             if (server.IsReplica)
                 continue;
             var batch = new List<RedisKey>();
-            await foreach (var key in server.KeysAsync(pattern: Keys.Namespace + ":*", pageSize: 1000))
+            await foreach (var key in server.KeysAsync(pattern: "*" + Keys.Namespace + ":*", pageSize: 1000))
                 batch.Add(key);
             foreach (var key in batch)
                 await Db.KeyDeleteAsync(key);

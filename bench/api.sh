@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# bench/api.sh: whole-system figures of the HTTP API, baselines measured in the same run.
+#
+# Starts the API (Release, production logging, every feature on: API keys, rate limiting,
+# metrics) on a free loopback port against the database and Redis namespace given, warms what
+# Redis lacks through the API's own cache-aside path, then drives it with h2load (HTTP/1.1,
+# a fixed request rate per connection) on random ISDNs of the dataset, next to nginx serving a
+# static 600-byte JSON file (the machine's HTTP ceiling) and redis-benchmark HGETALL on the same
+# keys. Writes bench/results/api.md.
+#
+#   bench/api.sh                              # the default dataset (database ut360, namespace ut360)
+#   BENCH_DB=ut360_api_bench BENCH_NS=bench:ut360 bench/api.sh   # a bench/api/seed.sql database
+#   BENCH_RATE=2000 BENCH_CONNS=8 BENCH_SECONDS=15 BENCH_RUNS=5   # the defaults
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+DB="${BENCH_DB:-ut360}"; NS="${BENCH_NS:-ut360}"
+RATE="${BENCH_RATE:-2000}"; CONNS="${BENCH_CONNS:-8}"; SECONDS_PER_RUN="${BENCH_SECONDS:-15}"; RUNS="${BENCH_RUNS:-5}"
+PG_PORT="${UT360_PG_PORT:-55432}"; REDIS_PORT="${UT360_REDIS_PORT:-56379}"
+OUT="$ROOT/bench/out/api-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$OUT"
+RESULTS="$ROOT/bench/results/api.md"
+PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$DB" -qAt)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+say() { echo "bench: $*" >&2; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+[[ "$("${PSQL[@]}" -c 'SELECT count(*) FROM recommendations')" -gt 0 ]] \
+  || { say "database $DB has no recommendations: run ./ut360 up, or seed one with bench/api/seed.sql"; exit 1; }
+
+say "building the API (Release)"
+dotnet build "$ROOT/src/Ut360.Api/Ut360.Api.csproj" -c Release -o "$ROOT/.build/api-bench" -nologo -v q -clp:ErrorsOnly >/dev/null
+API_PORT="$(free_port)"; KEY="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"; BASE="http://127.0.0.1:$API_PORT"
+(cd "$ROOT/.build/api-bench" && exec dotnet Ut360.Api.dll --urls "$BASE" --contentRoot . \
+   --ConnectionStrings:Postgres "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB" \
+   --ConnectionStrings:Redis "127.0.0.1:$REDIS_PORT" --Redis:Namespace "$NS" \
+   --Auth:Keys:bench:Key "$KEY" --Auth:Keys:bench:Roles:0 lookup --Auth:Keys:bench:Roles:1 analyst \
+   --Auth:Keys:bench:Roles:2 campaign --Auth:Keys:bench:Roles:3 admin >"$OUT/api.log" 2>&1) &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "$BASE/health/ready" >/dev/null && break; sleep 0.2; done
+curl -fs "$BASE/health/ready" >/dev/null || { cat "$OUT/api.log" >&2; say "the API did not start"; exit 1; }
+
+say "sampling 20,000 ISDNs of $DB"
+"${PSQL[@]}" -c "SELECT isdn FROM recommendations ORDER BY md5(isdn || 'bench') LIMIT 20000" >"$OUT/isdns.txt"
+esc() { sed -e 's|/|%2F|g' -e 's|+|%2B|g'; }
+esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/recommendations/|" >"$OUT/uc1.txt"
+esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/profiles/|" >"$OUT/uc5.txt"
+python3 -c "
+import random; r = random.Random(7)
+for _ in range(5000): print('$BASE/api/v1/services/' + r.choice(['EasyCredit','MBFG','ungsanluong']) + '/recommendations?limit=100&offset=' + str(r.randrange(0, 20000)))" >"$OUT/uc2.txt"
+H=(-H "X-Api-Key: $KEY")
+
+say "warming: records of the sample (bulk, fills misses), profiles, indexes"
+for part in 0 1; do
+  python3 -c "import json,sys; l=[x.strip() for x in open('$OUT/isdns.txt')][$part*10000:($part+1)*10000]; print(json.dumps({'isdns': l}))" \
+    | curl -fs -o /dev/null -H "X-Api-Key: $KEY" -H 'Content-Type: application/json' --data-binary @- "$BASE/api/v1/recommendations/bulk"
+done
+h2load --h1 -c 8 -n 20000 -i "$OUT/uc5.txt" "${H[@]}" >/dev/null
+for path in services/EasyCredit/recommendations services/MBFG/recommendations services/ungsanluong/recommendations risk/LOW/subscribers risk/MEDIUM/subscribers; do
+  curl -fs -o /dev/null "${H[@]}" "$BASE/api/v1/$path?limit=1"
+done
+for k in service:EasyCredit service:MBFG service:ungsanluong risk:LOW risk:MEDIUM; do
+  for _ in $(seq 1 300); do [[ "$(redis-cli -p "$REDIS_PORT" exists "$NS:idx:$k")" == 1 ]] && break; sleep 0.1; done
+done
+h2load --h1 -c 8 -n 5000 -i "$OUT/uc2.txt" "${H[@]}" >/dev/null   # pages' records into Redis
+h2load --h1 -c 8 -n 20000 -i "$OUT/uc1.txt" "${H[@]}" >/dev/null  # JIT warm-up
+
+say "nginx baseline"
+NGINX_PORT="$(free_port)"; NG="$OUT/nginx"; mkdir -p "$NG/html" "$NG/logs" "$NG/tmp"
+python3 -c "import json; s=json.dumps({'isdn':'++/hZFPrCDRre55vsZqqxQ==','subscriber_type':'PRE','service_type':'EasyCredit','advance_amount':25000,'revenue_per_advance':7500,'cluster_group':1,'bad_debt_risk':'LOW','arpu_avg_6m':2757.5,'arpu_growth_rate':-56.7,'arpu_trend':'Giam','customer_value_score':70,'advance_readiness_score':90,'recommendation_date':'2025-10-22','priority':'HIGH','priority_score':63}); print((s[:-1] + ',\"pad\":\"' + 'x'*(600-len(s)-10) + '\"}')[:600], end='')" >"$NG/html/rec.json"
+cat >"$NG/nginx.conf" <<CONF
+worker_processes 1;
+pid $NG/nginx.pid;
+error_log $NG/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $NG/tmp; proxy_temp_path $NG/tmp; fastcgi_temp_path $NG/tmp; uwsgi_temp_path $NG/tmp; scgi_temp_path $NG/tmp;
+  server { listen 127.0.0.1:$NGINX_PORT; root $NG/html; default_type application/json; keepalive_requests 1000000; }
+}
+CONF
+nginx -c "$NG/nginx.conf" -p "$NG"
+trap 'cleanup; kill "$(cat "$NG/nginx.pid")" 2>/dev/null || true' EXIT
+
+rate_run() { # name urls-file|url
+  local name="$1" target="$2" args=()
+  if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
+  h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.txt"
+  python3 "$ROOT/bench/api/percentiles.py" "$OUT/$name.log"
+}
+peak_run() { # name urls-file|url → requests/s
+  local name="$1" target="$2" args=()
+  if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
+  h2load --h1 -t 1 -c 32 -n 200000 "${H[@]}" "${args[@]}" >"$OUT/$name.txt"
+  grep -oE 'finished in [0-9.]+s, [0-9.]+ req/s' "$OUT/$name.txt" | grep -oE '[0-9.]+ req/s' | cut -d' ' -f1
+}
+
+say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
+NGINX_RATE="$(rate_run nginx "http://127.0.0.1:$NGINX_PORT/rec.json")"
+UC1_RATE="$(rate_run uc1 "$OUT/uc1.txt")"
+UC5_RATE="$(rate_run uc5 "$OUT/uc5.txt")"
+RATE_SAVED="$RATE"; RATE=200; UC2_RATE="$(rate_run uc2 "$OUT/uc2.txt")"; RATE="$RATE_SAVED"
+say "peak runs: 32 connections, 200,000 requests"
+NGINX_PEAK="$(peak_run nginx-peak "http://127.0.0.1:$NGINX_PORT/rec.json")"
+UC1_PEAK="$(peak_run uc1-peak "$OUT/uc1.txt")"
+UC5_PEAK="$(peak_run uc5-peak "$OUT/uc5.txt")"
+say "redis-benchmark HGETALL on a sampled rec key"
+SAMPLE_KEY="$NS:rec:$(head -1 "$OUT/isdns.txt")"
+redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 HGETALL "$SAMPLE_KEY" >"$OUT/redis-benchmark.txt" 2>&1
+REDIS_LINE="$(grep -A2 'latency summary' "$OUT/redis-benchmark.txt" | tail -1 | xargs)"
+REDIS_TPUT="$(grep -oE 'throughput summary: [0-9.]+' "$OUT/redis-benchmark.txt" | grep -oE '[0-9.]+$')"
+say "UC6 bulk and the export (${RUNS} runs each)"
+BULK="$(python3 "$ROOT/bench/api/bulk.py" "$BASE" "$KEY" "$OUT/isdns.txt" "$REDIS_PORT" "$NS" "$RUNS")"
+
+j() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
+row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j "$2" p999_ms) | $(j "$2" max_ms) | $(j "$2" non_2xx) |"; }
+{
+  echo "# API benchmark"
+  echo
+  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) by \`bench/api.sh\` (BENCH_DB=$DB, BENCH_NS=$NS) on $(nproc) cores"
+  echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load generator on the same machine."
+  echo "Dataset: $("${PSQL[@]}" -c 'SELECT count(*) FROM recommendations') subscribers; 20,000 random ISDNs of it drive UC1/UC5."
+  echo "API: Release build, production logging (Warning for requests), API key auth, per-key rate limiter,"
+  echo "OpenTelemetry metrics (Prometheus) all on. h2load $(h2load --version | awk '{print $2}'), HTTP/1.1, keep-alive."
+  echo
+  echo "## Fixed rate: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN} s (UC2: 200 req/s)"
+  echo
+  echo "| target | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx |"
+  echo "|---|---|---|---|---|---|---|"
+  row "nginx, static 600-byte JSON (baseline)" "$NGINX_RATE"
+  row "UC1 GET /recommendations/{isdn}" "$UC1_RATE"
+  row "UC5 GET /profiles/{isdn}" "$UC5_RATE"
+  row "UC2 GET /services/{type}/recommendations, page of 100" "$UC2_RATE"
+  echo
+  echo "## Peak throughput: 32 connections, 200,000 requests, h2load on one thread"
+  echo
+  echo "| target | req/s |"
+  echo "|---|---|"
+  echo "| nginx, static 600-byte JSON (the machine's HTTP ceiling) | $NGINX_PEAK |"
+  echo "| UC1 | $UC1_PEAK |"
+  echo "| UC5 | $UC5_PEAK |"
+  echo "| redis-benchmark HGETALL $NS:rec:… ($CONNS connections, no HTTP) | $REDIS_TPUT |"
+  echo
+  echo "redis-benchmark latency (avg min p50 p95 p99 max, ms): $REDIS_LINE"
+  echo
+  echo "## UC6 bulk of 10,000 ISDNs and the export of every LOW-risk ISDN ($RUNS runs each)"
+  echo
+  echo "| case | p50 ms | max ms |"
+  echo "|---|---|---|"
+  echo "| UC6 all 10,000 in Redis (answer not cached) | $(j "$BULK" "bulk_all_hit['p50_ms']") | $(j "$BULK" "bulk_all_hit['max_ms']") |"
+  echo "| UC6 none of the 10,000 in Redis (PostgreSQL = ANY, written back) | $(j "$BULK" "bulk_all_miss['p50_ms']") | $(j "$BULK" "bulk_all_miss['max_ms']") |"
+  echo "| export risk/LOW as CSV ($(j "$BULK" "export_low['members']") ISDNs) | $(j "$BULK" "export_low['p50_ms']") | $(j "$BULK" "export_low['max_ms']") |"
+  echo
+  echo "## Targets"
+  echo
+  uc1p99="$(j "$UC1_RATE" p99_ms)"; uc5p99="$(j "$UC5_RATE" p99_ms)"; ngp99="$(j "$NGINX_RATE" p99_ms)"
+  check() { python3 -c "print('met' if $1 else 'missed')"; }
+  echo "| target | figure | verdict |"
+  echo "|---|---|---|"
+  echo "| UC1 p99 ≤ 1 ms at $RATE req/s | $uc1p99 ms | $(check "$uc1p99 <= 1") |"
+  echo "| UC1 p99 ≤ 2× nginx p99 ($ngp99 ms) | $uc1p99 ms | $(check "$uc1p99 <= 2 * $ngp99") |"
+  echo "| UC5 p99 ≤ 1 ms at $RATE req/s | $uc5p99 ms | $(check "$uc5p99 <= 1") |"
+  echo "| UC5 p99 ≤ 2× nginx p99 | $uc5p99 ms | $(check "$uc5p99 <= 2 * $ngp99") |"
+  echo "| UC1 peak ≥ 0.5× nginx peak | $UC1_PEAK vs $NGINX_PEAK | $(check "$UC1_PEAK >= 0.5 * $NGINX_PEAK") |"
+  echo "| UC2 page of 100 p99 ≤ 5 ms | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
+  echo "| UC6 10,000 all-hit p50 ≤ 100 ms | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
+  echo "| UC6 10,000 all-miss p50 ≤ 300 ms | $(j "$BULK" "bulk_all_miss['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_miss['p50_ms']") <= 300") |"
+  echo "| export of 180,000 LOW ≤ 1 s | $(j "$BULK" "export_low['p50_ms']") ms | $(check "$(j "$BULK" "export_low['p50_ms']") <= 1000") |"
+  echo
+  echo "Raw h2load output, logs and the per-request latencies of this run: bench/out/$(basename "$OUT")/ (not committed)."
+} >"$RESULTS"
+cat "$RESULTS"

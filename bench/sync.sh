@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Full sync of the default-size dataset (214,504 subscribers) against its baseline: the same
+# commands mass-inserted by `redis-cli --pipe`, generated in the same run. Both go into an
+# empty redis-server of the bench's own (same config as ./ut360 services, a free port), so the
+# shared servers are never flushed. Writes bench/results/sync.md.
+#
+#   bench/sync.sh [subscribers]        (default 214504)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export UT360_ROOT="$ROOT"
+source "$ROOT/scripts/services.sh"
+N="${1:-214504}"
+BENCH_DB="${UT360_BENCH_DB:-ut360_bench_sync}"
+OUT="$ROOT/bench/results/sync.md"
+WORK="$(mktemp -d)"
+PORT=""
+
+cleanup() {
+  [[ -n "$PORT" ]] && redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+services_ensure_pg
+pg() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q "$@"; }
+
+# A redis-server of our own, same configuration as the project's, on a free port.
+for p in $(seq 56400 56499); do
+  if ! (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+done
+[[ -n "$PORT" ]] || die "no free port in 56400-56499"
+mkdir -p "$WORK/redis"
+redis_conf "$PORT" "$WORK/redis" "" >"$WORK/redis/redis.conf"
+redis-server "$WORK/redis/redis.conf"
+for _ in $(seq 1 100); do redis_running "$PORT" && break; sleep 0.05; done
+R=(redis-cli -p "$PORT")
+used_memory() { "${R[@]}" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
+BASE_MEM="$(used_memory)"
+
+export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$BENCH_DB"
+export ConnectionStrings__Redis="127.0.0.1:$PORT"
+rows="$(pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'")"
+[[ "$rows" == 1 ]] || pg -d postgres -c "CREATE DATABASE $BENCH_DB"
+"$ROOT/ut360" db migrate >/dev/null
+have="$(pg -d "$BENCH_DB" -Atc "SELECT count(*) FROM recommendations")"
+if [[ "$have" != "$N" ]]; then
+  echo "== filling $BENCH_DB with $N subscribers (bench/fill.sql)"
+  pg -d "$BENCH_DB" -v n="$N" -f "$ROOT/bench/fill.sql"
+fi
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+
+echo "== ut360 sync into an empty Redis"
+"$ROOT/ut360" sync --help >/dev/null   # builds the CLI outside the timing
+t0=$(now); "$ROOT/ut360" sync | tee "$WORK/sync1.txt"; t1=$(now)
+SYNC_COLD=$(secs "$t0" "$t1")
+SYNC_MEM="$(used_memory)"
+DBSIZE="$("${R[@]}" dbsize)"
+ENC_REC="$("${R[@]}" object encoding "ut360:rec:$("${R[@]}" zrange ut360:idx:service:EasyCredit 0 0)")"
+ENC_PROFILE="$("${R[@]}" object encoding "ut360:profile:$("${R[@]}" zrange ut360:idx:service:EasyCredit 0 0)")"
+NOT_LISTPACK="$("${R[@]}" --scan --pattern 'ut360:*:*' | head -2000 | while read -r k; do
+  [[ "$k" == ut360:rec:* || "$k" == ut360:profile:* ]] && echo "object encoding $k"; done | "${R[@]}" | grep -vc listpack || true)"
+
+echo "== ut360 sync again (refresh over the previous version)"
+t0=$(now); "$ROOT/ut360" sync >"$WORK/sync2.txt"; t1=$(now)
+SYNC_WARM=$(secs "$t0" "$t1")
+
+echo "== the same commands as RESP, then redis-cli --pipe into the emptied Redis"
+"$ROOT/ut360" sync --emit-resp "$WORK/sync.resp" | tee "$WORK/emit.txt"
+RAW_BYTES="$(awk '$1=="raw_bytes"{print $2}' "$WORK/emit.txt")"
+RESP_BYTES="$(awk '$1=="resp_bytes"{print $2}' "$WORK/emit.txt")"
+COMMANDS="$(awk '$1=="commands"{print $2}' "$WORK/emit.txt")"
+"${R[@]}" flushall >/dev/null
+t0=$(now); "${R[@]}" --pipe <"$WORK/sync.resp" | tail -1; t1=$(now)
+PIPE=$(secs "$t0" "$t1")
+PIPE_MEM="$(used_memory)"
+
+DATA_MEM=$((SYNC_MEM - BASE_MEM))
+read -r RATIO_TIME RATIO_RAW MB PER_SUB < <(awk -v s="$SYNC_COLD" -v p="$PIPE" -v m="$DATA_MEM" -v r="$RAW_BYTES" -v n="$N" -v u="$SYNC_MEM" \
+  'BEGIN{printf "%.2f %.3f %.1f %.0f\n", s/p, m/r, u/1048576, u/n}')
+ok() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<=b)}' && echo "yes" || echo "NO"; }
+
+cat >"$OUT" <<MD
+# Sync benchmark
+
+\`bench/sync.sh $N\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2),
+PostgreSQL $(pg -d postgres -Atc 'SHOW server_version')). Dataset: $N subscribers from \`bench/fill.sql\`
+(the generator's shape: 14-field recs, 9-section profiles with Vietnamese text, 7 months each).
+Both runs write into an empty redis-server of the bench's own with the project's configuration.
+
+| measure | value | target | met |
+|---|---|---|---|
+| \`ut360 sync\`, empty Redis (wall, incl. process start and PostgreSQL reads) | ${SYNC_COLD} s | ≤ 2 × pipe | $(ok "$RATIO_TIME" 2) (${RATIO_TIME}×) |
+| \`ut360 sync\` again, over the previous version | ${SYNC_WARM} s | | |
+| \`redis-cli --pipe\` of the same ${COMMANDS} commands (${RESP_BYTES} bytes of RESP) | ${PIPE} s | baseline | |
+| Redis used_memory after the sync | ${MB} MiB (${SYNC_MEM} bytes; ${PER_SUB} bytes/subscriber) | ≤ 720 MB | $(ok "$SYNC_MEM" 720000000) |
+| used_memory of the data (minus the empty server's ${BASE_MEM}) ÷ raw bytes (${RAW_BYTES}) | ${RATIO_RAW} | ≤ 1.3 | $(ok "$RATIO_RAW" 1.3) |
+| used_memory after the pipe (same data) | ${PIPE_MEM} bytes | | |
+| keys | ${DBSIZE} | | |
+| OBJECT ENCODING rec / profile | ${ENC_REC} / ${ENC_PROFILE}; non-listpack among 2,000 scanned: ${NOT_LISTPACK} | listpack | |
+
+Raw bytes: every key name, hash field name and value, sorted-set and set member (8 bytes per
+score), counted by \`ut360 sync --emit-resp\` while it writes the RESP file.
+
+Summary printed by the first sync:
+\`\`\`
+$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/sync1.txt")
+\`\`\`
+MD
+echo "== written $OUT"
+cat "$OUT"

@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Ut360.Api.Infrastructure;
+
+namespace Ut360.Api.Admin;
+
+/// Operations: trigger a Redis sync, its history, the cache counters.
+public static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(Roles.Admin);
+        api.MapPost("/sync", StartSync).WithName("StartSync").WithSummary("Start a full Redis sync (202 with the run id; 409 while one runs)");
+        api.MapGet("/sync/history", History).WithName("SyncHistory").WithSummary("The latest Redis sync runs (sync_runs)");
+        api.MapGet("/cache", Cache).WithName("CacheStats").WithSummary("Cache hits, misses and fallbacks since start");
+        return app;
+    }
+
+    const string HistorySql = """
+        SELECT id, kind, trigger, started_at, finished_at, duration_ms, keys_written, keys_deleted, outcome, message
+          FROM sync_runs
+         ORDER BY started_at DESC, id DESC
+         LIMIT @limit
+        """;
+
+    // The sync engine (src/Ut360.Data/Sync) is not part of this build yet; until it is, the
+    // trigger says so plainly instead of pretending. `./ut360 sync` runs one from the shell.
+    public static ProblemHttpResult StartSync() =>
+        TypedResults.Problem(title: "Sync trigger not available",
+            detail: "This build has no sync engine to call; run `./ut360 sync` to sync Redis from PostgreSQL.",
+            statusCode: StatusCodes.Status501NotImplemented);
+
+    public static async Task<Results<Ok<SyncRunView[]>, ValidationProblem>> History(int? limit, NpgsqlDataSource db, CancellationToken ct)
+    {
+        if (limit is < 1 or > 500)
+            return Validation.Problem("limit", "Expected 1 to 500.");
+        await using var cmd = db.CreateCommand(HistorySql);
+        cmd.Parameters.Add(new NpgsqlParameter<int>("limit", limit ?? 20));
+        var runs = new List<SyncRunView>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            runs.Add(new SyncRunView(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3),
+                r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.IsDBNull(5) ? null : r.GetInt64(5),
+                r.GetInt32(6), r.GetInt32(7), r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9)));
+        return TypedResults.Ok(runs.ToArray());
+    }
+
+    public static Ok<CacheStats> Cache(ApiMetrics metrics, RedisGate gate)
+    {
+        var (hits, misses, fallbacks) = (metrics.Hits, metrics.Misses, metrics.Fallbacks);
+        var total = hits + misses + fallbacks;
+        return TypedResults.Ok(new CacheStats(hits, misses, fallbacks, total == 0 ? 0 : Math.Round((double)hits / total, 4),
+            metrics.PostgresReads, metrics.Coalesced, gate.IsOpen));
+    }
+}
+
+public sealed record SyncRunView(long Id, string Kind, string Trigger, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
+    long? DurationMs, int KeysWritten, int KeysDeleted, string Outcome, string? Message);
+
+public sealed record SyncStarted(long RunId);
+
+public sealed record CacheStats(long Hits, long Misses, long Fallbacks, double HitRatio, long PostgresReads, long Coalesced, bool CircuitOpen);
+
+/// Feeds the sync gauges of /metrics (runs recorded, age of the data in Redis) from sync_runs.
+public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, RedisGate gate, ILogger<SyncStatusPoller> logger) : BackgroundService
+{
+    const string Sql = "SELECT count(*), max(finished_at) FILTER (WHERE outcome = 'succeeded') FROM sync_runs";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(15));
+        do
+        {
+            metrics.CircuitOpen = gate.IsOpen;
+            try
+            {
+                await using var cmd = db.CreateCommand(Sql);
+                await using var r = await cmd.ExecuteReaderAsync(stoppingToken);
+                if (await r.ReadAsync(stoppingToken))
+                {
+                    metrics.SyncRuns = r.GetInt64(0);
+                    metrics.LastSyncFinished = r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1);
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                logger.LogDebug(e, "Reading sync_runs failed");
+            }
+        } while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}

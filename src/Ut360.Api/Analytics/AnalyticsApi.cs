@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Analytics;
+
+/// The design's analytics patterns, computed in PostgreSQL (aggregates over all rows are what it
+/// is for), and the dataset meta stats (ut360:meta:stats, else recommendation_stats).
+public static class AnalyticsApi
+{
+    public static IEndpointRouteBuilder MapAnalytics(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").WithTags("Analytics").RequireAuthorization(Roles.Analyst);
+        api.MapGet("/analytics/services", RevenueByService).WithName("RevenueByService").WithSummary("Pattern 7: revenue by service");
+        api.MapGet("/analytics/risk", RiskDistribution).WithName("RiskDistribution").WithSummary("Pattern 8: risk distribution by service");
+        api.MapGet("/analytics/clusters", Clusters).WithName("ClusterFigures").WithSummary("Per-cluster counts and averages");
+        api.MapGet("/stats", Stats).WithName("MetaStats").WithSummary("Dataset totals (ut360:meta:stats, or recommendation_stats when Redis lacks them)");
+        return app;
+    }
+
+    const string Pattern7 = """
+        SELECT service_type, COUNT(*) AS total_count, SUM(advance_amount) AS total_advance,
+               SUM(revenue_per_advance) AS total_revenue, AVG(customer_value_score) AS avg_value_score
+          FROM recommendations
+         GROUP BY service_type
+         ORDER BY service_type
+        """;
+
+    const string Pattern8 = """
+        SELECT service_type, bad_debt_risk, COUNT(*) AS count, AVG(advance_amount) AS avg_advance
+          FROM recommendations
+         GROUP BY service_type, bad_debt_risk
+         ORDER BY service_type, bad_debt_risk
+        """;
+
+    const string ClusterSql = """
+        SELECT r.cluster_group, min(p.cluster_label) AS cluster_label, COUNT(*) AS count,
+               AVG(r.advance_amount) AS avg_advance, AVG(r.customer_value_score) AS avg_customer_value,
+               AVG(r.advance_readiness_score) AS avg_advance_readiness
+          FROM recommendations r
+          LEFT JOIN subscriber_360_profiles p ON p.isdn = r.isdn
+         GROUP BY r.cluster_group
+         ORDER BY r.cluster_group NULLS LAST
+        """;
+
+    // The newest stats snapshot, one row per dimension value.
+    const string StatsSql = """
+        SELECT dimension_type, dimension_value, total_count, total_advance_amount, total_revenue_potential, stats_date
+          FROM recommendation_stats
+         WHERE stats_date = (SELECT max(stats_date) FROM recommendation_stats)
+        """;
+
+    const string LatestLoadSql = "SELECT data_version FROM data_loads WHERE outcome = 'succeeded' ORDER BY finished_at DESC NULLS LAST LIMIT 1";
+
+    public static async Task<Ok<ServiceRevenue[]>> RevenueByService(NpgsqlDataSource db, ApiMetrics metrics, CancellationToken ct)
+    {
+        metrics.PostgresRead();
+        var rows = new List<ServiceRevenue>();
+        await using var cmd = db.CreateCommand(Pattern7);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            rows.Add(new ServiceRevenue(r.GetString(0), r.GetInt64(1), Round(r.GetDecimal(2)), Round(r.GetDecimal(3)), Round(Dec(r, 4))));
+        return TypedResults.Ok(rows.ToArray());
+    }
+
+    public static async Task<Ok<RiskBucket[]>> RiskDistribution(NpgsqlDataSource db, ApiMetrics metrics, CancellationToken ct)
+    {
+        metrics.PostgresRead();
+        var rows = new List<RiskBucket>();
+        await using var cmd = db.CreateCommand(Pattern8);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            rows.Add(new RiskBucket(r.GetString(0), r.GetString(1), r.GetInt64(2), Round(Dec(r, 3))));
+        return TypedResults.Ok(rows.ToArray());
+    }
+
+    public static async Task<Ok<ClusterFigures[]>> Clusters(NpgsqlDataSource db, ApiMetrics metrics, CancellationToken ct)
+    {
+        metrics.PostgresRead();
+        var rows = new List<ClusterFigures>();
+        await using var cmd = db.CreateCommand(ClusterSql);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            rows.Add(new ClusterFigures(r.IsDBNull(0) ? null : r.GetInt32(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2),
+                Round(Dec(r, 3)), Round(Dec(r, 4)), Round(Dec(r, 5))));
+        return TypedResults.Ok(rows.ToArray());
+    }
+
+    public static async Task<Ok<MetaStats>> Stats(
+        IConnectionMultiplexer redis, RedisKeys keys, RedisGate gate, NpgsqlDataSource db, ApiMetrics metrics, HttpContext http, CancellationToken ct)
+    {
+        var timing = new CacheTiming();
+        if (gate.Allow())
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var entries = await redis.GetDatabase().HashGetAllAsync(keys.MetaStats);
+                timing.AddRedis(start);
+                gate.Success();
+                if (entries.Length > 0)
+                {
+                    metrics.Hit();
+                    timing.Outcome = CacheOutcome.Hit;
+                    timing.Apply(http.Response);
+                    return TypedResults.Ok(MetaStats.FromRedis(entries));
+                }
+                metrics.Miss();
+                timing.Outcome = CacheOutcome.Miss;
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                gate.Failure();
+                metrics.Fallback();
+                timing.Outcome = CacheOutcome.Fallback;
+            }
+        }
+        else
+        {
+            metrics.Fallback();
+            timing.Outcome = CacheOutcome.Fallback;
+        }
+
+        var pgStart = Stopwatch.GetTimestamp();
+        metrics.PostgresRead();
+        var stats = await FromPostgresAsync(db, ct);
+        timing.AddPostgres(pgStart);
+        timing.Apply(http.Response);
+        return TypedResults.Ok(stats);
+    }
+
+    static async Task<MetaStats> FromPostgresAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        long total = 0, easy = 0, mbfg = 0, ung = 0, low = 0, medium = 0, high = 0;
+        decimal advance = 0, revenue = 0;
+        DateOnly? date = null;
+        await using (var cmd = db.CreateCommand(StatsSql))
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await r.ReadAsync(ct))
+            {
+                var (type, value, count) = (r.GetString(0), r.GetString(1), r.IsDBNull(2) ? 0 : r.GetInt32(2));
+                date = r.GetFieldValue<DateOnly>(5);
+                if (type == "service")
+                {
+                    total += count;
+                    advance += Dec(r, 3) ?? 0;
+                    revenue += Dec(r, 4) ?? 0;
+                    switch (value)
+                    {
+                        case "EasyCredit": easy = count; break;
+                        case "MBFG": mbfg = count; break;
+                        case "ungsanluong": ung = count; break;
+                    }
+                }
+                else if (type == "risk")
+                {
+                    switch (value)
+                    {
+                        case "LOW": low = count; break;
+                        case "MEDIUM": medium = count; break;
+                        case "HIGH": high = count; break;
+                    }
+                }
+            }
+        }
+        string? version = null;
+        await using (var cmd = db.CreateCommand(LatestLoadSql))
+            version = await cmd.ExecuteScalarAsync(ct) as string;
+        return new MetaStats(total, easy, mbfg, ung, low, medium, high,
+            total > 0 ? Math.Round(advance / total, 2) : null, Round(revenue),
+            date?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), version, date is null ? "none" : "postgres");
+    }
+
+    static decimal? Dec(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
+    static decimal Round(decimal d) => RecordCodec.Trim(Math.Round(d, 2))!.Value;
+    static decimal? Round(decimal? d) => d is { } v ? Round(v) : null;
+}
+
+public sealed record ServiceRevenue(string ServiceType, long TotalCount, decimal TotalAdvance, decimal TotalRevenue, decimal? AvgValueScore);
+public sealed record RiskBucket(string ServiceType, string BadDebtRisk, long Count, decimal? AvgAdvance);
+public sealed record ClusterFigures(int? ClusterGroup, string? ClusterLabel, long Count, decimal? AvgAdvance, decimal? AvgCustomerValue, decimal? AvgAdvanceReadiness);
+
+/// The design's structure F, typed. `source`: redis, postgres (recommendation_stats) or none.
+public sealed record MetaStats(
+    long TotalSubscribers, long TotalEasycredit, long TotalMbfg, long TotalUngsanluong,
+    long TotalLowRisk, long TotalMediumRisk, long TotalHighRisk,
+    decimal? AvgAdvanceAmount, decimal? TotalRevenuePotential, string? LastUpdated, string? DataVersion, string Source)
+{
+    public static MetaStats FromRedis(HashEntry[] entries)
+    {
+        var f = entries.ToDictionary(e => (string)e.Name!, e => (string?)e.Value, StringComparer.Ordinal);
+        long L(string name) => long.TryParse(f.GetValueOrDefault(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        decimal? D(string name) => decimal.TryParse(f.GetValueOrDefault(name), NumberStyles.Number, CultureInfo.InvariantCulture, out var v) ? v : null;
+        return new MetaStats(L("total_subscribers"), L("total_easycredit"), L("total_mbfg"), L("total_ungsanluong"),
+            L("total_low_risk"), L("total_medium_risk"), L("total_high_risk"), D("avg_advance_amount"), D("total_revenue_potential"),
+            f.GetValueOrDefault("last_updated"), f.GetValueOrDefault("data_version"), "redis");
+    }
+}

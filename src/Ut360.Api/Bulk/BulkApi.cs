@@ -1,0 +1,203 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Api.Recommendations;
+using Ut360.Data.Domain;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Bulk;
+
+/// UC6: recommendations for a campaign list of 1–10,000 ISDNs.
+public static class BulkApi
+{
+    public static IEndpointRouteBuilder MapBulk(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/v1/recommendations/bulk", Lookup)
+            .WithTags("Bulk")
+            .RequireAuthorization(Roles.Campaign)
+            // No .Accepts(): its content-type routing would turn other bodies into 404/415 instead
+            // of the 400 naming "body" that clients get; the accepted shapes are in the summary.
+            .WithName("BulkLookup")
+            .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
+        return app;
+    }
+
+    public static async Task<Results<BulkResult, ValidationProblem, ProblemHttpResult>> Lookup(
+        HttpRequest request, RecommendationStore store, IConnectionMultiplexer redis, RedisKeys keys, RedisGate gate,
+        IOptions<ApiOptions> options, CancellationToken ct)
+    {
+        var limits = options.Value;
+        if (request.ContentLength > limits.BulkMaxBodyBytes)
+            return TooLarge($"The body is larger than {limits.BulkMaxBodyBytes} bytes.");
+
+        var (isdns, error, tooLarge) = await BulkInput.ReadAsync(request, limits.BulkMaxBodyBytes, limits.BulkMaxIsdns, ct);
+        if (tooLarge is not null)
+            return TooLarge(tooLarge);
+        if (error is not null)
+            return TypedResults.ValidationProblem(error);
+        if (isdns!.Count == 0)
+            return Validation.Problem("isdns", "Expected 1 to 10,000 ISDNs; the list is empty.");
+        if (isdns.Count > limits.BulkMaxIsdns)
+            return TooLarge($"At most {limits.BulkMaxIsdns} ISDNs per request; this one has {isdns.Count}.");
+
+        // The cache key covers the sorted, de-duplicated list (design structure G).
+        var unique = isdns.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var key = keys.Bulk(Hash(unique));
+        var timing = new CacheTiming();
+
+        if (gate.Allow())
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var database = redis.GetDatabase();
+                var cached = database.StringGetAsync(key);
+                var ttl = database.KeyTimeToLiveAsync(key);
+                var synced = database.HashGetAsync(keys.MetaStats, "last_updated");
+                var bytes = (byte[]?)await cached;
+                var remaining = await ttl;
+                var lastSync = await synced;
+                timing.AddRedis(start);
+                gate.Success();
+                if (bytes is not null && IsFresh(remaining, lastSync))
+                {
+                    timing.Outcome = CacheOutcome.Hit;
+                    return new BulkResult(unique.Length, CountFound(bytes), true, bytes, timing);
+                }
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+            }
+        }
+
+        var (views, lookup, _) = await store.GetManyAsync(unique, ct);
+        timing.Merge(lookup);
+        timing.Outcome = lookup.Outcome == CacheOutcome.Hit ? CacheOutcome.Miss : lookup.Outcome;
+        var (results, found) = Serialize(unique, views);
+        if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
+        {
+            try
+            {
+                await redis.GetDatabase().StringSetAsync(key, results, RedisKeys.BulkTtl);
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                gate.Failure();
+            }
+        }
+        return new BulkResult(unique.Length, found, false, results, timing);
+    }
+
+    static ProblemHttpResult TooLarge(string detail) =>
+        TypedResults.Problem(title: "Too many ISDNs", detail: detail, statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    static string Hash(string[] sorted)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> newline = [(byte)'\n'];
+        var buffer = new byte[64];
+        foreach (var isdn in sorted)
+        {
+            var n = Encoding.UTF8.GetBytes(isdn, buffer);
+            sha.AppendData(buffer.AsSpan(0, n));
+            sha.AppendData(newline);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// A cached answer older than the last sync is stale (the sync may have changed any of its
+    /// records); its age is the bulk TTL minus what remains of it.
+    static bool IsFresh(TimeSpan? remaining, RedisValue lastSync)
+    {
+        if (remaining is not { } left || lastSync.IsNullOrEmpty)
+            return true;
+        if (!DateTimeOffset.TryParse((string)lastSync!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var synced))
+            return true;
+        var writtenAt = DateTimeOffset.UtcNow - (RedisKeys.BulkTtl - left);
+        return writtenAt > synced;
+    }
+
+    /// The structure-G value: a JSON array of {isdn, found, recommendation?}.
+    static (byte[] Json, int Found) Serialize(string[] isdns, RecommendationView?[] views)
+    {
+        var buffer = new ArrayBufferWriter<byte>(isdns.Length * 420 + 16);
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = ApiJson.Web.Options.Encoder, SkipValidation = true });
+        var found = 0;
+        writer.WriteStartArray();
+        for (var i = 0; i < isdns.Length; i++)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("isdn"u8, isdns[i]);
+            writer.WriteBoolean("found"u8, views[i] is not null);
+            if (views[i] is { } v)
+            {
+                found++;
+                writer.WritePropertyName("recommendation"u8);
+                JsonSerializer.Serialize(writer, v, ApiJson.Web.RecommendationView);
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.Flush();
+        return (buffer.WrittenSpan.ToArray(), found);
+    }
+
+    static int CountFound(byte[] json)
+    {
+        var reader = new Utf8JsonReader(json);
+        var found = 0;
+        while (reader.Read())
+            if (reader.CurrentDepth == 2 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("found"u8)
+                && reader.Read() && reader.TokenType == JsonTokenType.True)
+                found++;
+        return found;
+    }
+}
+
+public sealed record BulkRequest(IReadOnlyList<string>? Isdns);
+
+public sealed record BulkItem(string Isdn, bool Found, RecommendationView? Recommendation);
+
+/// docs/api.md UC6 (the OpenAPI shape of BulkResult).
+public sealed record BulkResponse(int Requested, int Found, int NotFound, bool Cached, IReadOnlyList<BulkItem> Results);
+
+/// Writes the envelope around the results array as bytes, so a cached answer goes out without
+/// being parsed and serialised again.
+public sealed class BulkResult(int requested, int found, bool cached, byte[] results, CacheTiming timing) : IResult, IEndpointMetadataProvider
+{
+    public int Requested => requested;
+    public int Found => found;
+
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        timing.Apply(http.Response);
+        http.Response.ContentType = "application/json; charset=utf-8";
+        var writer = new Utf8JsonWriter(http.Response.BodyWriter);
+        await using (writer.ConfigureAwait(false))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("requested"u8, requested);
+            writer.WriteNumber("found"u8, found);
+            writer.WriteNumber("not_found"u8, requested - found);
+            writer.WriteBoolean("cached"u8, cached);
+            writer.WritePropertyName("results"u8);
+            writer.WriteRawValue(results, skipInputValidation: true);
+            writer.WriteEndObject();
+            await writer.FlushAsync(http.RequestAborted);
+        }
+    }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(BulkResponse), ["application/json"]));
+}

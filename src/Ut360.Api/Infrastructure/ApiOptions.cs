@@ -1,0 +1,57 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ut360.Api.Infrastructure;
+
+/// Settings of the API itself ("Api" section).
+public sealed class ApiOptions
+{
+    /// Secret that signs paging cursors (any text, ≥ 16 characters). When empty a random one is
+    /// drawn at start, so cursors then do not survive a restart.
+    public string? CursorKey { get; set; }
+
+    /// The cluster ids a client may ask for (UC4); anything else is a 400.
+    [MinLength(1)]
+    public int[] Clusters { get; set; } = [0, 1, 2, 3];
+
+    [Range(1, 100_000)]
+    public int BulkMaxIsdns { get; set; } = 10_000;
+
+    /// Largest bulk request body in bytes (10,000 ISDNs of 24 characters are ~300 KB as JSON).
+    [Range(1_024, 64 * 1024 * 1024)]
+    public long BulkMaxBodyBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// Requests per second each API key may make (token bucket), and its burst.
+    [Range(1, 10_000_000)]
+    public int RateLimitPerSecond { get; set; } = 20_000;
+
+    [Range(1, 10_000_000)]
+    public int RateLimitBurst { get; set; } = 40_000;
+}
+
+/// Redis access ("Redis" section): the key namespace and the fault budget.
+public sealed class RedisOptions
+{
+    /// Key namespace; "ut360" in production, another one for tests on a shared server.
+    [Required, RegularExpression("^[A-Za-z0-9_:.-]{1,64}$")]
+    public string Namespace { get; set; } = "ut360";
+
+    /// Per-command budget: a Redis slower than this counts as a failure and the request is
+    /// served from PostgreSQL.
+    [Range(10, 30_000)]
+    public int TimeoutMs { get; set; } = 250;
+
+    /// Consecutive failures that open the circuit, and how long it stays open before a probe.
+    [Range(1, 1000)]
+    public int BreakerFailures { get; set; } = 3;
+
+    [Range(50, 600_000)]
+    public int BreakerOpenMs { get; set; } = 2_000;
+}
+
+/// The "Ut360" section: the ISDN cipher key (32, 48 or 64 hex digits; empty = demo key).
+public sealed class Ut360Options
+{
+    [RegularExpression("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})?$",
+        ErrorMessage = "Ut360:IsdnKey must be 32, 48 or 64 hex digits.")]
+    public string? IsdnKey { get; set; }
+}

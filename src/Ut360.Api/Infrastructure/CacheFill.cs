@@ -1,0 +1,49 @@
+using StackExchange.Redis;
+
+namespace Ut360.Api.Infrastructure;
+
+/// Writes back what a miss read from PostgreSQL without ever overwriting newer data.
+///
+/// The race: a request misses, reads the row from PostgreSQL, a sync writes a newer version of
+/// the key, then the request writes its (older) row back. We close it with a Lua script that
+/// writes only while the key is still absent — the sync's write, whenever it lands, wins; the
+/// check and the write are one atomic step on the server. (WATCH/MULTI would need a dedicated
+/// connection per fill; HSETNX works field by field and could mix two versions.) Deletions by a
+/// sync are not guarded: a row deleted in PostgreSQL while a miss was reading it can come back
+/// in Redis until its TTL, the price of not keeping tombstones.
+public static class CacheFill
+{
+    const string FillHashIfAbsent = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    /// Renames a freshly built index into place unless a sync created it meanwhile.
+    const string RenameIfAbsent = """
+        if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[1]) return 0 end
+        redis.call('RENAME', KEYS[1], KEYS[2])
+        redis.call('PERSIST', KEYS[2])
+        return 1
+        """;
+
+    public static Task<RedisResult> FillHashIfAbsentAsync(IDatabaseAsync db, RedisKey key, HashEntry[] entries, TimeSpan ttl)
+    {
+        var args = new RedisValue[1 + entries.Length * 2];
+        args[0] = (long)ttl.TotalMilliseconds;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            args[1 + 2 * i] = entries[i].Name;
+            args[2 + 2 * i] = entries[i].Value;
+        }
+        return db.ScriptEvaluateAsync(FillHashIfAbsent, [key], args);
+    }
+
+    public static async Task<bool> RenameIfAbsentAsync(IDatabaseAsync db, RedisKey source, RedisKey target) =>
+        (int)await db.ScriptEvaluateAsync(RenameIfAbsent, [source, target]) == 1;
+
+    /// A scratch key in the same cluster slot as `target`: the braces make Redis hash only the
+    /// text between them, which is the whole name of the target.
+    public static RedisKey ScratchFor(RedisKey target) => $"{{{target}}}:rebuild:{Guid.NewGuid():N}";
+}

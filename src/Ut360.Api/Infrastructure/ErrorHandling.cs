@@ -1,0 +1,57 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+
+namespace Ut360.Api.Infrastructure;
+
+/// Turns the expected failures into ProblemDetails: a bad query value → 400 naming it;
+/// PostgreSQL (or both stores) unavailable → 503 with Retry-After. Anything else stays a 500.
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        if (exception is BadHttpRequestException bad)
+        {
+            // e.g. 'Failed to bind parameter "int? limit" from "abc".' → field "limit".
+            var field = BoundParameter().Match(bad.Message) is { Success: true } m ? m.Groups[1].Value : "request";
+            http.Response.StatusCode = bad.StatusCode;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = http,
+                ProblemDetails = new HttpValidationProblemDetails(new Dictionary<string, string[]>
+                {
+                    [field] = [bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large." : "The value is not of the expected type."],
+                })
+                { Status = bad.StatusCode, Title = "One or more validation errors occurred." },
+            });
+        }
+        if (IsUnavailable(exception))
+        {
+            logger.LogWarning("Data store unavailable: {Error}", exception.GetBaseException().Message);
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            http.Response.Headers.RetryAfter = "5";
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = http,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status503ServiceUnavailable,
+                    Title = "Data briefly unavailable",
+                    Detail = "The record is not in the cache and the database cannot be reached; retry shortly.",
+                },
+            });
+        }
+        return false;
+    }
+
+    static bool IsUnavailable(Exception e) => e switch
+    {
+        NpgsqlException or TimeoutException => true,
+        OperationCanceledException when e.InnerException is TimeoutException => true,
+        AggregateException a => a.InnerExceptions.Any(IsUnavailable),
+        _ => RedisGate.IsRedisFault(e),
+    };
+
+    [GeneratedRegex("parameter \"[^\"]*?(\\w+)\"")]
+    private static partial Regex BoundParameter();
+}

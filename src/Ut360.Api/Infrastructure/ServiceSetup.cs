@@ -1,0 +1,137 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using StackExchange.Redis;
+using Ut360.Api.Admin;
+using Ut360.Api.Profiles;
+using Ut360.Api.Recommendations;
+using Ut360.Api.Segments;
+using Ut360.Data;
+using Ut360.Data.Domain;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Infrastructure;
+
+public static class ServiceSetup
+{
+    /// Everything the API needs, validated at start.
+    public static WebApplicationBuilder AddUt360Api(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var config = builder.Configuration;
+        // `./ut360 up` writes the local demo key here (see scripts/up.sh).
+        if (config["ApiKeysFile"] is { Length: > 0 } keysFile)
+            config.AddJsonFile(keysFile, optional: true, reloadOnChange: false);
+
+        services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth")
+            .Validate(o => AuthOptions.Check(o) is null, "Auth:Keys is invalid (each key ≥ 16 characters, roles among lookup, analyst, campaign, admin, keys distinct).")
+            .ValidateOnStart();
+
+        services.AddSingleton(_ =>
+        {
+            var csb = new NpgsqlConnectionStringBuilder(Ut360Settings.Postgres(config));
+            // Fail fast when PostgreSQL is down: the caller gets a 503 to retry, not a 15 s wait.
+            if (csb.Timeout == 15)   // Npgsql's default, i.e. not chosen by the operator
+                csb.Timeout = 3;
+            return NpgsqlDataSource.Create(csb.ConnectionString);
+        });
+        services.AddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            var c = ConfigurationOptions.Parse(Ut360Settings.Redis(config));
+            c.AbortOnConnectFail = false;              // start even when Redis is down
+            c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
+            c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;
+            c.ConnectTimeout = Math.Max(1_000, o.TimeoutMs);
+            c.ReconnectRetryPolicy = new LinearRetry(1_000);
+            return ConnectionMultiplexer.Connect(c);
+        });
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
+        services.AddSingleton(sp => new IsdnCipher(sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey));
+
+        services.AddSingleton<ApiMetrics>();
+        services.AddSingleton<RedisGate>();
+        services.AddSingleton<RecommendationStore>();
+        services.AddSingleton<ProfileStore>();
+        services.AddSingleton<SegmentReader>();
+        services.AddSingleton<IndexRebuilder>();
+        services.AddSingleton<ExportWriter>();
+        services.AddSingleton<CursorSigner>();
+        services.AddHostedService<SyncStatusPoller>();
+
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            // The path of a by-msisdn request holds a phone number; it never goes into a response.
+            c.ProblemDetails.Instance = null;
+        });
+        services.AddExceptionHandler<ApiExceptionHandler>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        });
+
+        services.AddSingleton<ApiKeyStore>();
+        services.AddAuthentication(ApiKeyHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.Lookup, p => p.RequireRole(Roles.Lookup))
+            .AddPolicy(Roles.Analyst, p => p.RequireRole(Roles.Analyst))
+            .AddPolicy(Roles.Campaign, p => p.RequireRole(Roles.Campaign))
+            .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
+        services.AddRateLimiter(o =>
+        {
+            var limits = config.GetSection("Api").Get<ApiOptions>() ?? new ApiOptions();
+            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                http.User.Identity is { IsAuthenticated: true, Name: { } key }
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = limits.RateLimitBurst,
+                        TokensPerPeriod = limits.RateLimitPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    })
+                    : RateLimitPartition.GetNoLimiter(""));
+            o.OnRejected = async (ctx, ct) =>
+            {
+                var http = ctx.HttpContext;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                http.Response.Headers.RetryAfter = "1";
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails = { Status = 429, Title = "Rate limit exceeded", Detail = "This API key made more requests than its rate limit allows; retry after a second." },
+                });
+            };
+        });
+
+        services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
+            // Sub-millisecond buckets: the default ones start at 5 ms, above UC1's whole budget.
+            .AddView("http.server.request.duration", new ExplicitBucketHistogramConfiguration
+            {
+                Boundaries = [0.00025, 0.0005, 0.00075, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+            })
+            .AddPrometheusExporter());
+
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "UT360 Recommendations API";
+            doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+}

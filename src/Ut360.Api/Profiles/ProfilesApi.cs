@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Data.Domain;
+using Ut360.Data.Records;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Profiles;
+
+/// UC5: the whole 360 profile of one subscriber (Customer360 modal).
+public static class ProfilesApi
+{
+    public static IEndpointRouteBuilder MapProfiles(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/profiles").WithTags("Profiles").RequireAuthorization(Roles.Lookup);
+        api.MapGet("/by-msisdn/{msisdn}", GetByMsisdn)
+            .WithName("GetProfileByMsisdn")
+            .WithSummary("UC5 by phone number: encrypts it with the configured key and looks the ISDN up");
+        api.MapGet("/{**isdn}", Get)
+            .WithName("GetProfile")
+            .WithSummary("UC5: the 360 profile, JSON sections parsed, monthly ARPU in month order");
+        return app;
+    }
+
+    public static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> Get(
+        string isdn, ProfileStore store, HttpContext http, CancellationToken ct)
+    {
+        if (Validation.Isdn(isdn) is not { } key)
+            return Validation.Problem("isdn", Validation.IsdnMessage);
+        return await Lookup(key, store, http, ct);
+    }
+
+    public static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
+        string msisdn, ProfileStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
+    {
+        if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
+            return Validation.Problem("msisdn", Validation.MsisdnMessage);
+        string isdn;
+        lock (cipher)
+            isdn = cipher.Encrypt(number);
+        return await Lookup(isdn, store, http, ct);
+    }
+
+    static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> Lookup(
+        string isdn, ProfileStore store, HttpContext http, CancellationToken ct)
+    {
+        var (view, timing) = await store.GetAsync(isdn, ct);
+        timing.Apply(http.Response);
+        return view is null
+            ? TypedResults.Problem(title: "No profile for this ISDN", statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Ok(view);
+    }
+}
+
+/// docs/api.md "Profile": the sections of ut360:profile:{ISDN}, parsed.
+public sealed record ProfileView(
+    string Isdn,
+    BasicSection Basic,
+    ArpuStatsSection ArpuStats,
+    RevenueBreakdownSection RevenueBreakdown,
+    TopupBehaviorSection TopupBehavior,
+    RiskAssessmentSection RiskAssessment,
+    KpiScoresSection KpiScores,
+    IReadOnlyList<MonthlyArpuItem> MonthlyArpu,
+    InsightsSection Insights,
+    string? UpdatedAt,
+    string Source)
+{
+    public static ProfileView From(string isdn, ProfileSections s, string source) => new(
+        isdn, s.Basic, s.ArpuStats, s.RevenueBreakdown, s.TopupBehavior, s.RiskAssessment, s.KpiScores,
+        InOrder(s.MonthlyArpu), s.Insights, s.UpdatedAt, source);
+
+    static IReadOnlyList<MonthlyArpuItem> InOrder(IReadOnlyList<MonthlyArpuItem> months)
+    {
+        for (var i = 1; i < months.Count; i++)
+            if (string.CompareOrdinal(months[i - 1].Month, months[i].Month) > 0)
+                return [.. months.OrderBy(m => m.Month, StringComparer.Ordinal)];
+        return months;
+    }
+}
+
+/// Cache-aside reads of ut360:profile:{ISDN}; see RecommendationStore for the rules.
+public sealed class ProfileStore(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics)
+{
+    readonly SingleFlight<ProfileView?> _flight = new(metrics);
+
+    public async Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct)
+    {
+        var timing = new CacheTiming();
+        var useRedis = gate.Allow();
+        if (useRedis)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var entries = await redis.GetDatabase().HashGetAllAsync(keys.Profile(isdn));
+                timing.AddRedis(start);
+                gate.Success();
+                if (RecordCodec.DecodeProfile(entries) is { } sections)
+                {
+                    metrics.Hit();
+                    timing.Outcome = CacheOutcome.Hit;
+                    return (ProfileView.From(isdn, sections, "redis"), timing);
+                }
+                metrics.Miss();
+                timing.Outcome = CacheOutcome.Miss;
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+                useRedis = false;
+            }
+        }
+        if (!useRedis)
+        {
+            metrics.Fallback();
+            timing.Outcome = CacheOutcome.Fallback;
+        }
+        var pgStart = Stopwatch.GetTimestamp();
+        var view = await _flight.RunAsync(isdn, (this, useRedis), static (i, s, t) => s.Item1.LoadAsync(i, s.Item2, t), ct);
+        timing.AddPostgres(pgStart);
+        return (view, timing);
+    }
+
+    async Task<ProfileView?> LoadAsync(string isdn, bool fill, CancellationToken ct)
+    {
+        metrics.PostgresRead();
+        var profile = await SubscriberQueries.GetProfileAsync(db, isdn, ct);
+        if (profile is null)
+            return null;
+        var updatedAt = profile.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
+        var entries = RecordCodec.EncodeProfile(profile, updatedAt);
+        if (fill)
+        {
+            try
+            {
+                await CacheFill.FillHashIfAbsentAsync(redis.GetDatabase(), keys.Profile(isdn), entries, RedisKeys.RecordTtl);
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                gate.Failure();
+            }
+        }
+        // Decoded from the same entries the cache holds, so a miss and a hit answer alike.
+        return ProfileView.From(isdn, RecordCodec.DecodeProfile(entries)!, "postgres");
+    }
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Data.Records;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Recommendations;
+
+/// Cache-aside reads of ut360:rec:{ISDN} (the design's Strategy 1): Redis first; a miss reads
+/// PostgreSQL, answers, and writes the hash back with its TTL (never over newer data, see
+/// CacheFill); Redis unavailable → PostgreSQL alone through the RedisGate circuit.
+public sealed class RecommendationStore(
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics)
+{
+    readonly SingleFlight<RecommendationView?> _flight = new(metrics);
+
+    public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
+        GetAsync(isdn, RecommendationView.RedisFields, ct);
+
+    /// One recommendation. `fields` is RedisFields or a subset in the same positions (the
+    /// unwanted ones null), so ?fields= reads only what it returns.
+    public async Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct)
+    {
+        var timing = new CacheTiming();
+        var useRedis = gate.Allow();
+        if (useRedis)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var values = await redis.GetDatabase().HashGetAsync(keys.Rec(isdn), Compact(fields));
+                timing.AddRedis(start);
+                gate.Success();
+                var view = RecommendationView.FromRedis(isdn, Expand(fields, values));
+                if (view is not null)
+                {
+                    metrics.Hit();
+                    timing.Outcome = CacheOutcome.Hit;
+                    return (view, timing);
+                }
+                metrics.Miss();
+                timing.Outcome = CacheOutcome.Miss;
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+                useRedis = false;
+            }
+        }
+        if (!useRedis)
+        {
+            metrics.Fallback();
+            timing.Outcome = CacheOutcome.Fallback;
+        }
+        var pgStart = Stopwatch.GetTimestamp();
+        var loaded = await _flight.RunAsync(isdn, (this, useRedis), static (i, s, t) => s.Item1.LoadOneAsync(i, s.Item2, t), ct);
+        timing.AddPostgres(pgStart);
+        return (loaded, timing);
+    }
+
+    async Task<RecommendationView?> LoadOneAsync(string isdn, bool fill, CancellationToken ct)
+    {
+        metrics.PostgresRead();
+        var row = await SubscriberQueries.GetRecommendationAsync(db, isdn, ct);
+        if (row is null)
+            return null;
+        if (fill)
+            await FillAsync([row]);
+        return RecommendationView.From(row);
+    }
+
+    /// Many recommendations at once (UC2 pages, UC3/UC4 details, UC6): every HMGET issued
+    /// before the first is awaited (one pipelined round), the misses in one PostgreSQL query
+    /// (= ANY), written back in one more pipelined round. Results in the order asked; null = unknown.
+    public async Task<(RecommendationView?[] Views, CacheTiming Timing, int Hits)> GetManyAsync(IReadOnlyList<string> isdns, CancellationToken ct)
+    {
+        var views = new RecommendationView?[isdns.Count];
+        var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
+        var hits = 0;
+        var useRedis = gate.Allow();
+        if (useRedis && isdns.Count > 0)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var database = redis.GetDatabase();
+                var pending = new Task<RedisValue[]>[isdns.Count];
+                for (var i = 0; i < pending.Length; i++)
+                    pending[i] = database.HashGetAsync(keys.Rec(isdns[i]), RecommendationView.RedisFields);
+                for (var i = 0; i < pending.Length; i++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if ((views[i] = RecommendationView.FromRedis(isdns[i], await pending[i])) is not null)
+                        hits++;
+                }
+                timing.AddRedis(start);
+                gate.Success();
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+                useRedis = false;
+                Array.Clear(views);
+                hits = 0;
+            }
+        }
+        if (!useRedis)
+            metrics.Fallback();
+        metrics.Hit(hits);
+        if (hits == isdns.Count)
+            return (views, timing, hits);
+
+        timing.Outcome = useRedis ? CacheOutcome.Miss : CacheOutcome.Fallback;
+        metrics.Miss(isdns.Count - hits);
+        var missing = new List<string>(isdns.Count - hits);
+        for (var i = 0; i < views.Length; i++)
+            if (views[i] is null)
+                missing.Add(isdns[i]);
+
+        var pgStart = Stopwatch.GetTimestamp();
+        metrics.PostgresRead();
+        var rows = new Dictionary<string, Recommendation>(missing.Count, StringComparer.Ordinal);
+        await foreach (var row in SubscriberQueries.GetRecommendationsAsync(db, missing, ct))
+            rows[row.Isdn] = row;
+        timing.AddPostgres(pgStart);
+        for (var i = 0; i < views.Length; i++)
+            if (views[i] is null && rows.TryGetValue(isdns[i], out var row))
+                views[i] = RecommendationView.From(row);
+        if (useRedis && rows.Count > 0)
+            await FillAsync(rows.Values);
+        return (views, timing, hits);
+    }
+
+    async Task FillAsync(IEnumerable<Recommendation> rows)
+    {
+        try
+        {
+            var database = redis.GetDatabase();
+            var fills = new List<Task>();
+            foreach (var row in rows)
+                fills.Add(CacheFill.FillHashIfAbsentAsync(database, keys.Rec(row.Isdn), RecordCodec.EncodeRec(row), RedisKeys.RecordTtl));
+            await Task.WhenAll(fills);
+        }
+        catch (Exception e) when (RedisGate.IsRedisFault(e))
+        {
+            // The answer is already in hand; the next request will try the write-back again.
+            gate.Failure();
+        }
+    }
+
+    static RedisValue[] Compact(RedisValue[] fields)
+    {
+        if (ReferenceEquals(fields, RecommendationView.RedisFields))
+            return fields;
+        return Array.FindAll(fields, f => !f.IsNull);
+    }
+
+    static RedisValue[] Expand(RedisValue[] fields, RedisValue[] values)
+    {
+        if (ReferenceEquals(fields, RecommendationView.RedisFields))
+            return values;
+        var all = new RedisValue[fields.Length];
+        for (int i = 0, j = 0; i < fields.Length; i++)
+            if (!fields[i].IsNull)
+                all[i] = values[j++];
+        return all;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Data.Domain;
+
+namespace Ut360.Api.Segments;
+
+public enum ExportFormat { Csv, Ndjson }
+
+/// Campaign exports: a whole segment streamed as CSV or NDJSON in constant memory — SSCAN (sets)
+/// or ZREVRANGE (the sorted set) pages of 5,000 written straight from Redis's bytes into a
+/// 64 KB buffer that is flushed as it fills. From PostgreSQL when Redis is unavailable or the
+/// index is absent. SSCAN guarantees every member present for the whole scan is returned; a
+/// member can repeat only if the set is rehashed mid-scan (a sync rewriting it), so consumers
+/// should de-duplicate when they export during a sync.
+public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder)
+{
+    const int BufferSize = 64 * 1024;
+    static readonly byte[] Base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="u8.ToArray();
+
+    /// Decides where the export comes from before the first byte is sent (a status code can
+    /// no longer change after that).
+    public async Task<bool> UseRedisAsync(Segment segment)
+    {
+        if (!gate.Allow())
+        {
+            metrics.Fallback();
+            return false;
+        }
+        try
+        {
+            var exists = await redis.GetDatabase().KeyExistsAsync(segment.Key);
+            gate.Success();
+            if (!exists)
+            {
+                metrics.Miss();
+                _ = rebuilder.Trigger(segment);
+            }
+            return exists;
+        }
+        catch (Exception e) when (RedisGate.IsRedisFault(e))
+        {
+            gate.Failure();
+            metrics.Fallback();
+            return false;
+        }
+    }
+
+    public async Task WriteAsync(Segment segment, ExportFormat format, bool fromRedis, Stream body, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize + 1024);
+        var used = 0;
+        var scored = segment.Kind == SegmentKind.Service;
+        try
+        {
+            if (format == ExportFormat.Csv)
+                Append(scored ? "isdn,score\n"u8 : "isdn\n"u8);
+            if (fromRedis)
+                await FromRedisAsync();
+            else
+                await FromPostgresAsync();
+            await body.WriteAsync(buffer.AsMemory(0, used), ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        async Task FromRedisAsync()
+        {
+            var database = redis.GetDatabase();
+            if (segment.Kind == SegmentKind.Service)
+            {
+                for (long start = 0; ; start += SegmentReader.ScanBatch)
+                {
+                    var page = await database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
+                    foreach (var e in page)
+                    {
+                        WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, e.Score);
+                        if (used >= BufferSize)
+                            await FlushAsync();
+                    }
+                    if (page.Length < SegmentReader.ScanBatch)
+                        return;
+                }
+            }
+            ulong cursor = 0;
+            do
+            {
+                var (next, members) = await SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
+                foreach (var m in members)
+                {
+                    WriteLine(((ReadOnlyMemory<byte>)m).Span, null);
+                    if (used >= BufferSize)
+                        await FlushAsync();
+                }
+                cursor = next;
+            } while (cursor != 0);
+        }
+
+        async Task FromPostgresAsync()
+        {
+            metrics.PostgresRead();
+            var sql = segment.Kind == SegmentKind.Service
+                ? $"SELECT isdn, customer_value_score, advance_readiness_score FROM recommendations WHERE {segment.Where} ORDER BY coalesce(customer_value_score * advance_readiness_score, 0) DESC, isdn DESC"
+                : $"SELECT isdn FROM recommendations WHERE {segment.Where} ORDER BY isdn";
+            await using var cmd = db.CreateCommand(sql);
+            cmd.Parameters.Add(segment.Parameter());
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var isdn = Encoding.UTF8.GetBytes(reader.GetString(0));
+                double? score = scored ? Priority.IndexScore(reader.IsDBNull(1) ? 0 : reader.GetDecimal(1), reader.IsDBNull(2) ? 0 : reader.GetDecimal(2)) : null;
+                await LineAsync(isdn, score);
+            }
+        }
+
+        async ValueTask LineAsync(byte[] isdn, double? score)
+        {
+            WriteLine(isdn, score);
+            if (used >= BufferSize)
+                await FlushAsync();
+        }
+
+        async ValueTask FlushAsync()
+        {
+            await body.WriteAsync(buffer.AsMemory(0, used), ct);
+            used = 0;
+        }
+
+        void WriteLine(ReadOnlySpan<byte> isdn, double? score)
+        {
+            if (isdn.Length > 512 || isdn.IndexOfAnyExcept(Base64Chars) >= 0)
+            {
+                // Not ISDN-shaped: never written raw, so it cannot break a CSV row or a JSON line.
+                WriteEscaped(Encoding.UTF8.GetString(isdn), score);
+                return;
+            }
+            if (format == ExportFormat.Csv)
+            {
+                Append(isdn);
+                if (score is { } s)
+                {
+                    Append(","u8);
+                    used += Encoding.ASCII.GetBytes(s.ToString("R", CultureInfo.InvariantCulture), buffer.AsSpan(used));
+                }
+                Append("\n"u8);
+            }
+            else
+            {
+                Append("{\"isdn\":\""u8);
+                Append(isdn);
+                if (score is { } s)
+                {
+                    Append("\",\"score\":"u8);
+                    used += Encoding.ASCII.GetBytes(s.ToString("R", CultureInfo.InvariantCulture), buffer.AsSpan(used));
+                    Append("}\n"u8);
+                }
+                else
+                    Append("\"}\n"u8);
+            }
+        }
+
+        void WriteEscaped(string isdn, double? score)
+        {
+            string line;
+            if (format == ExportFormat.Csv)
+                line = "\"" + isdn.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
+                    + (score is { } s ? "," + s.ToString("R", CultureInfo.InvariantCulture) : "") + "\n";
+            else
+                line = "{\"isdn\":" + JsonSerializer.Serialize(isdn, ApiJson.Default.String)
+                    + (score is { } s ? ",\"score\":" + s.ToString("R", CultureInfo.InvariantCulture) : "") + "}\n";
+            var bytes = Encoding.UTF8.GetBytes(line);
+            if (used + bytes.Length > buffer.Length)
+                return; // cannot happen: lines are at most ~3 KB and the buffer is flushed at 64 KB
+            Append(bytes);
+        }
+
+        void Append(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(buffer.AsSpan(used));
+            used += bytes.Length;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Api.Infrastructure;
+using Ut360.Data.Domain;
+
+namespace Ut360.Api.Segments;
+
+/// Reads the index keys (ut360:idx:*) with PostgreSQL behind them. An index key that is absent
+/// is never taken for an empty segment (Redis does not keep empty sets, so absent means
+/// "not there"): the page comes from PostgreSQL and the key is rebuilt in the background.
+public sealed class SegmentReader(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder)
+{
+    public const int ScanBatch = 5_000;
+
+    public sealed record Ranked(long Total, List<(string Isdn, double Score)> Items, CacheTiming Timing);
+    public sealed record SetPage(long Total, List<string> Isdns, SegmentCursor? Next, CacheTiming Timing);
+
+    /// UC2: members by descending priority (ZREVRANGE), with ZCARD, in one pipelined round.
+    public async Task<Ranked> RangeAsync(Segment segment, long offset, int limit, CancellationToken ct)
+    {
+        var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
+        if (gate.Allow())
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var database = redis.GetDatabase();
+                var total = database.SortedSetLengthAsync(segment.Key);
+                var range = database.SortedSetRangeByRankWithScoresAsync(segment.Key, offset, offset + limit - 1, Order.Descending);
+                var count = await total;
+                var entries = await range;
+                timing.AddRedis(start);
+                gate.Success();
+                if (count > 0)
+                {
+                    var items = new List<(string, double)>(entries.Length);
+                    foreach (var e in entries)
+                        items.Add(((string)e.Element!, e.Score));
+                    return new Ranked(count, items, timing);
+                }
+                metrics.Miss();
+                timing.Outcome = CacheOutcome.Miss;
+                _ = rebuilder.Trigger(segment);
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+                metrics.Fallback();
+                timing.Outcome = CacheOutcome.Fallback;
+            }
+        }
+        else
+        {
+            metrics.Fallback();
+            timing.Outcome = CacheOutcome.Fallback;
+        }
+
+        // Pattern 4, ordered exactly as the sorted set is: by cv × ar (the index score, not the
+        // rounded priority_score), ties by ISDN descending as ZREVRANGE orders equal scores.
+        var pgStart = Stopwatch.GetTimestamp();
+        metrics.PostgresRead();
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM recommendations WHERE {segment.Where}") { Parameters = { segment.Parameter() } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            SELECT isdn, customer_value_score, advance_readiness_score FROM recommendations WHERE {segment.Where}
+            ORDER BY coalesce(customer_value_score * advance_readiness_score, 0) DESC, isdn DESC
+            LIMIT @limit OFFSET @offset
+            """)
+        { Parameters = { segment.Parameter(), new NpgsqlParameter<int>("limit", limit), new NpgsqlParameter<long>("offset", offset) } });
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var pgTotal = reader.GetInt64(0);
+        await reader.NextResultAsync(ct);
+        var list = new List<(string, double)>(limit);
+        while (await reader.ReadAsync(ct))
+            list.Add((reader.GetString(0), Priority.IndexScore(reader.IsDBNull(1) ? 0 : reader.GetDecimal(1), reader.IsDBNull(2) ? 0 : reader.GetDecimal(2))));
+        timing.AddPostgres(pgStart);
+        return new Ranked(pgTotal, list, timing);
+    }
+
+    /// UC3/UC4: one page of a set by SSCAN (never SMEMBERS: 180,000 members would stall Redis
+    /// for tens of milliseconds), with SCARD. SSCAN's COUNT is a hint, so a batch can hold more
+    /// than the page needs; the cursor then records how many of that batch were returned.
+    public async Task<SetPage> PageAsync(Segment segment, SegmentCursor cursor, int limit, CancellationToken ct)
+    {
+        var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
+        if (!cursor.FromPostgres && gate.Allow())
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                var database = redis.GetDatabase();
+                var total = database.SetLengthAsync(segment.Key);
+                var count = Math.Max(limit, 100);
+                var scan = ScanAsync(database, segment.Key, cursor.RedisCursor, count);
+                var card = await total;
+                if (card > 0)
+                {
+                    var isdns = new List<string>(limit);
+                    var at = cursor.RedisCursor;
+                    var skip = cursor.Skip;
+                    SegmentCursor? next = null;
+                    while (true)
+                    {
+                        var (following, members) = await scan;
+                        var taken = 0;
+                        for (var i = skip; i < members.Length && isdns.Count < limit; i++, taken++)
+                            isdns.Add((string)members[i]!);
+                        if (skip + taken < members.Length)
+                        {
+                            next = new SegmentCursor(false, at, skip + taken, null);
+                            break;
+                        }
+                        if (following == 0)
+                            break;
+                        if (isdns.Count == limit)
+                        {
+                            next = new SegmentCursor(false, following, 0, null);
+                            break;
+                        }
+                        at = following;
+                        skip = 0;
+                        scan = ScanAsync(database, segment.Key, at, count);
+                    }
+                    timing.AddRedis(start);
+                    gate.Success();
+                    return new SetPage(card, isdns, next, timing);
+                }
+                timing.AddRedis(start);
+                gate.Success();
+                metrics.Miss();
+                timing.Outcome = CacheOutcome.Miss;
+                _ = rebuilder.Trigger(segment);
+            }
+            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            {
+                timing.AddRedis(start);
+                gate.Failure();
+                metrics.Fallback();
+                timing.Outcome = CacheOutcome.Fallback;
+            }
+            // A Redis cursor cannot continue in PostgreSQL; such a page starts over there.
+            if (!cursor.FromPostgres)
+                cursor = SegmentCursor.Start with { FromPostgres = true };
+        }
+        else if (!cursor.FromPostgres)
+        {
+            metrics.Fallback();
+            timing.Outcome = CacheOutcome.Fallback;
+            cursor = SegmentCursor.Start with { FromPostgres = true };
+        }
+        else
+            timing.Outcome = CacheOutcome.Miss;
+
+        // Keyset paging by ISDN (idx on isdn); the cursor carries the last ISDN returned.
+        var pgStart = Stopwatch.GetTimestamp();
+        metrics.PostgresRead();
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM recommendations WHERE {segment.Where}") { Parameters = { segment.Parameter() } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT isdn FROM recommendations WHERE {segment.Where} AND isdn > @after ORDER BY isdn LIMIT @limit")
+        { Parameters = { segment.Parameter(), new NpgsqlParameter<string>("after", cursor.After ?? ""), new NpgsqlParameter<int>("limit", limit + 1) } });
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var pgTotal = reader.GetInt64(0);
+        await reader.NextResultAsync(ct);
+        var list = new List<string>(limit + 1);
+        while (await reader.ReadAsync(ct))
+            list.Add(reader.GetString(0));
+        timing.AddPostgres(pgStart);
+        SegmentCursor? pgNext = null;
+        if (list.Count > limit)
+        {
+            list.RemoveAt(limit);
+            pgNext = new SegmentCursor(true, 0, 0, list[^1]);
+        }
+        return new SetPage(pgTotal, list, pgNext, timing);
+    }
+
+    internal static async Task<(ulong Next, RedisValue[] Members)> ScanAsync(IDatabaseAsync database, RedisKey key, ulong cursor, int count)
+    {
+        var result = await database.ExecuteAsync("SSCAN", new object[] { key, (RedisValue)cursor, "COUNT", (RedisValue)count });
+        var parts = (RedisResult[])result!;
+        return ((ulong)parts[0], (RedisValue[])parts[1]!);
+    }
+}

@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Ut360.Api.Infrastructure;
+using Ut360.Api.Recommendations;
+using Ut360.Data.Domain;
+using Ut360.Data.Redis;
+
+namespace Ut360.Api.Segments;
+
+/// UC2 (by service, by priority), UC3 (by risk level), UC4 (by cluster), and the campaign
+/// exports of each list.
+public static class SegmentsApi
+{
+    public const int MaxLimit = 1_000;
+    public const long MaxOffset = 10_000_000;
+
+    public static IEndpointRouteBuilder MapSegments(this IEndpointRouteBuilder app)
+    {
+        var lists = app.MapGroup("/api/v1").WithTags("Segments").RequireAuthorization(Roles.Analyst);
+        lists.MapGet("/services/{type}/recommendations", GetByService)
+            .WithName("GetServiceRecommendations")
+            .WithSummary("UC2: recommendations of one service type by descending priority, with the total");
+        lists.MapGet("/risk/{level}/subscribers", GetByRisk)
+            .WithName("GetRiskSubscribers")
+            .WithSummary("UC3: subscribers of one risk level, paged with an opaque cursor (SSCAN)");
+        lists.MapGet("/clusters/{id}/subscribers", GetByCluster)
+            .WithName("GetClusterSubscribers")
+            .WithSummary("UC4: subscribers of one cluster, paged with an opaque cursor (SSCAN)");
+
+        var exports = app.MapGroup("/api/v1").WithTags("Exports").RequireAuthorization(Roles.Campaign);
+        exports.MapGet("/services/{type}/export", ExportService)
+            .WithName("ExportService").WithSummary("Campaign export: every ISDN of a service with its priority score, streamed");
+        exports.MapGet("/risk/{level}/export", ExportRisk)
+            .WithName("ExportRisk").WithSummary("Campaign export: every ISDN of a risk level, streamed");
+        exports.MapGet("/clusters/{id}/export", ExportCluster)
+            .WithName("ExportCluster").WithSummary("Campaign export: every ISDN of a cluster, streamed");
+        return app;
+    }
+
+    public static async Task<Results<Ok<ServicePage>, ValidationProblem>> GetByService(
+        string type, long? offset, int? limit, SegmentReader reader, RecommendationStore store, RedisKeys keys, HttpContext http, CancellationToken ct)
+    {
+        if (!Vocabulary.IsServiceType(type))
+            return Validation.Problem("type", Validation.ServiceMessage);
+        if (offset is < 0 or > MaxOffset)
+            return Validation.Problem("offset", $"Expected 0 to {MaxOffset}.");
+        if (limit is < 1 or > MaxLimit)
+            return Validation.Problem("limit", $"Expected 1 to {MaxLimit}.");
+        var (from, size) = (offset ?? 0, limit ?? 100);
+        var range = await reader.RangeAsync(Segment.Service(keys, type), from, size, ct);
+        var isdns = range.Items.ConvertAll(i => i.Isdn);
+        var (views, timing, _) = await store.GetManyAsync(isdns, ct);
+        var items = new List<RecommendationView>(views.Length);
+        for (var i = 0; i < views.Length; i++)
+        {
+            if (views[i] is not { } v)
+                continue; // in the index but gone from PostgreSQL: a sync will drop it
+            v.Score = range.Items[i].Score;
+            items.Add(v);
+        }
+        var t = range.Timing;
+        t.Merge(timing);
+        t.Apply(http.Response);
+        return TypedResults.Ok(new ServicePage(type, range.Total, from, size, items));
+    }
+
+    public static Task<Results<Ok<SegmentPage>, ValidationProblem>> GetByRisk(
+        string level, string? cursor, int? limit, bool? details, SegmentReader reader, RecommendationStore store, CursorSigner signer,
+        RedisKeys keys, HttpContext http, CancellationToken ct)
+    {
+        if (!Vocabulary.IsRiskLevel(level))
+            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem>>(Validation.Problem("level", Validation.RiskMessage));
+        return Page(Segment.Risk(keys, level), cursor, limit, details, reader, store, signer, http, ct);
+    }
+
+    public static Task<Results<Ok<SegmentPage>, ValidationProblem>> GetByCluster(
+        string id, string? cursor, int? limit, bool? details, SegmentReader reader, RecommendationStore store, CursorSigner signer,
+        RedisKeys keys, IOptions<ApiOptions> options, HttpContext http, CancellationToken ct)
+    {
+        if (ClusterId(id, options.Value) is not { } cluster)
+            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem>>(Validation.Problem("id", ClusterMessage(options.Value)));
+        return Page(Segment.Cluster(keys, cluster), cursor, limit, details, reader, store, signer, http, ct);
+    }
+
+    static async Task<Results<Ok<SegmentPage>, ValidationProblem>> Page(
+        Segment segment, string? cursorText, int? limit, bool? details, SegmentReader reader, RecommendationStore store,
+        CursorSigner signer, HttpContext http, CancellationToken ct)
+    {
+        if (limit is < 1 or > MaxLimit)
+            return Validation.Problem("limit", $"Expected 1 to {MaxLimit}.");
+        if (!signer.TryDecode(segment.Id, cursorText, out var cursor))
+            return Validation.Problem("cursor", "Not a cursor this list returned (cursors are opaque; pass next_cursor back unchanged).");
+        var page = await reader.PageAsync(segment, cursor, limit ?? 100, ct);
+        var next = page.Next is { } n ? signer.Encode(segment.Id, n) : null;
+        var timing = page.Timing;
+        List<RecommendationView>? records = null;
+        if (details == true)
+        {
+            var (views, t, _) = await store.GetManyAsync(page.Isdns, ct);
+            timing.Merge(t);
+            records = [.. views.OfType<RecommendationView>()];
+        }
+        timing.Apply(http.Response);
+        return TypedResults.Ok(new SegmentPage(
+            segment.Kind == SegmentKind.Risk ? segment.Value : null,
+            segment.Kind == SegmentKind.Cluster ? int.Parse(segment.Value, CultureInfo.InvariantCulture) : null,
+            page.Total, next,
+            records is null ? page.Isdns.ConvertAll(object (i) => new IsdnItem(i)) : records.ConvertAll(object (r) => r)));
+    }
+
+    public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportService(
+        string type, string? format, ExportWriter writer, RedisKeys keys, CancellationToken ct)
+    {
+        if (!Vocabulary.IsServiceType(type))
+            return Validation.Problem("type", Validation.ServiceMessage);
+        return await Export(Segment.Service(keys, type), format, writer, ct);
+    }
+
+    public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportRisk(
+        string level, string? format, ExportWriter writer, RedisKeys keys, CancellationToken ct)
+    {
+        if (!Vocabulary.IsRiskLevel(level))
+            return Validation.Problem("level", Validation.RiskMessage);
+        return await Export(Segment.Risk(keys, level), format, writer, ct);
+    }
+
+    public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportCluster(
+        string id, string? format, ExportWriter writer, RedisKeys keys, IOptions<ApiOptions> options, CancellationToken ct)
+    {
+        if (ClusterId(id, options.Value) is not { } cluster)
+            return Validation.Problem("id", ClusterMessage(options.Value));
+        return await Export(Segment.Cluster(keys, cluster), format, writer, ct);
+    }
+
+    static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(Segment segment, string? format, ExportWriter writer, CancellationToken ct)
+    {
+        ExportFormat? f = format switch
+        {
+            null or "" or "csv" => ExportFormat.Csv,
+            "ndjson" => ExportFormat.Ndjson,
+            _ => null,
+        };
+        if (f is not { } fmt)
+            return Validation.Problem("format", "Expected csv or ndjson.");
+        var fromRedis = await writer.UseRedisAsync(segment);
+        var name = $"{segment.Kind.ToString().ToLowerInvariant()}-{segment.Value}.{(fmt == ExportFormat.Csv ? "csv" : "ndjson")}";
+        return TypedResults.Stream(body => writer.WriteAsync(segment, fmt, fromRedis, body, ct),
+            fmt == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/x-ndjson", name);
+    }
+
+    static int? ClusterId(string id, ApiOptions options) =>
+        int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var c) && Array.IndexOf(options.Clusters, c) >= 0 ? c : null;
+
+    static string ClusterMessage(ApiOptions options) => $"Unknown cluster; one of: {string.Join(", ", options.Clusters)}.";
+}
+
+public sealed record ServicePage(string ServiceType, long Total, long Offset, int Limit, IReadOnlyList<RecommendationView> Items);
+
+public sealed record IsdnItem(string Isdn);
+
+/// docs/api.md UC3/UC4: items are {"isdn"} objects, or whole recommendations with details=true.
+public sealed record SegmentPage(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RiskLevel,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Cluster,
+    long Total,
+    string? NextCursor,
+    IReadOnlyList<object> Items);

@@ -1,0 +1,89 @@
+extern alias api;
+
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Ut360.Tests.Infrastructure;
+
+namespace Ut360.Tests.Api;
+
+/// The API in memory against real PostgreSQL (a database of its own) and real Redis (a key
+/// namespace of its own), with one API key per role and one with every role.
+public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
+{
+    public const string AllKey = "key-with-every-role-0001";
+    public const string LookupKey = "key-with-lookup-role-0002";
+    public const string AnalystKey = "key-with-analyst-role-0003";
+    public const string CampaignKey = "key-with-campaign-role-0004";
+    public const string AdminKey = "key-with-admin-role-00005";
+
+    public TestDatabase Db { get; private set; } = null!;
+    public TestRedis Redis { get; private set; } = null!;
+
+    /// Overrides for fault tests: another PostgreSQL or Redis than the shared ones.
+    protected virtual string? PostgresConnectionString => null;
+    protected virtual string? RedisConnectionString => null;
+    protected virtual IEnumerable<(string Key, string Value)> ExtraSettings => [];
+
+    public virtual async Task InitializeAsync()
+    {
+        Db = await TestDatabase.CreateAsync();
+        Redis = await TestRedis.CreateAsync(RedisConnectionString);
+        await SeedAsync();
+    }
+
+    protected virtual Task SeedAsync() => Task.CompletedTask;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.UseSetting("ConnectionStrings:Postgres", PostgresConnectionString ?? Db.ConnectionString);
+        builder.UseSetting("ConnectionStrings:Redis", RedisConnectionString ?? Redis.ConnectionString);
+        builder.UseSetting("Redis:Namespace", Redis.Keys.Namespace);
+        builder.UseSetting("Api:CursorKey", "test-cursor-key-0123456789");
+        Key(builder, "all", AllKey, "lookup", "analyst", "campaign", "admin");
+        Key(builder, "lookup", LookupKey, "lookup");
+        Key(builder, "analyst", AnalystKey, "analyst");
+        Key(builder, "campaign", CampaignKey, "campaign");
+        Key(builder, "admin", AdminKey, "admin");
+        foreach (var (key, value) in ExtraSettings)
+            builder.UseSetting(key, value);
+    }
+
+    static void Key(IWebHostBuilder builder, string name, string key, params string[] roles)
+    {
+        builder.UseSetting($"Auth:Keys:{name}:Key", key);
+        for (var i = 0; i < roles.Length; i++)
+            builder.UseSetting($"Auth:Keys:{name}:Roles:{i}", roles[i]);
+    }
+
+    public HttpClient Client(string? key = AllKey)
+    {
+        var client = CreateClient();
+        if (key is not null)
+            client.DefaultRequestHeaders.Add("X-Api-Key", key);
+        return client;
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path, string? key = AllKey)
+    {
+        using var client = Client(key);
+        var response = await client.GetAsync(path);
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        await Redis.DisposeAsync();
+        await Db.DisposeAsync();
+    }
+}
+
+public static class Paths
+{
+    /// An ISDN escaped for a URL path ("/" → %2F, "+" → %2B).
+    public static string Escape(string isdn) => Uri.EscapeDataString(isdn);
+}

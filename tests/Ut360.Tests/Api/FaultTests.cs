@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Ut360.Api.Infrastructure;
+
+namespace Ut360.Tests.Api;
+
+/// A redis-server of this test class's own, on a free port, so it can be killed and restarted
+/// without touching the shared one.
+public sealed class PrivateRedis : IDisposable
+{
+    Process? _process;
+    public int Port { get; } = FreePort();
+    public string ConnectionString => $"127.0.0.1:{Port},allowAdmin=true";
+
+    public PrivateRedis() => Start();
+
+    public void Start()
+    {
+        _process = Process.Start(new ProcessStartInfo("redis-server",
+            ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        _process.BeginOutputReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect("127.0.0.1", Port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    public void Kill()
+    {
+        _process?.Kill();
+        _process?.WaitForExit();
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public void Dispose() => Kill();
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+public sealed class RedisFaultFactory : ApiFactory
+{
+    public PrivateRedis RedisServer { get; } = new();
+    protected override string? RedisConnectionString => RedisServer.ConnectionString;
+    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:BreakerOpenMs", "200")];
+
+    protected override async Task SeedAsync()
+    {
+        var ids = Enumerable.Range(1, 50).ToArray();
+        await ApiTestData.InsertAsync(Db.DataSource, ids);
+        await ApiTestData.SyncAsync(Redis.Db, Redis.Keys, ids);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        RedisServer.Dispose();
+    }
+}
+
+public sealed class RedisFaultTests(RedisFaultFactory api) : IClassFixture<RedisFaultFactory>
+{
+    [Fact]
+    public async Task With_redis_stopped_requests_are_served_from_postgres_and_return_to_redis_once_it_is_back()
+    {
+        using var client = api.Client();
+        var first = await client.GetAsync($"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(1))}");
+        Assert.Equal("hit", first.Headers.GetValues("X-Cache").Single());
+        var metrics = api.Services.GetRequiredService<ApiMetrics>();
+        var fallbacks = metrics.Fallbacks;
+
+        api.RedisServer.Kill();
+        for (var i = 2; i <= 6; i++)
+        {
+            var response = await client.GetAsync($"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(i))}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("miss", response.Headers.GetValues("X-Cache").Single());
+            var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(ApiTestData.Isdn(i), json.GetProperty("isdn").GetString());
+        }
+        var profile = await client.GetAsync($"/api/v1/profiles/{Paths.Escape(ApiTestData.Isdn(7))}");
+        Assert.Equal(HttpStatusCode.OK, profile.StatusCode);
+        var page = await client.GetFromJsonAsync<JsonElement>("/api/v1/risk/LOW/subscribers?limit=10");
+        Assert.Equal(40, page.GetProperty("total").GetInt64());
+        Assert.True(metrics.Fallbacks - fallbacks >= 5);
+        var ready = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("Degraded", (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+
+        // Back (empty, as a restarted cache is): the next reads miss, fill, then hit again.
+        api.RedisServer.Start();
+        var path = $"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(8))}";
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string outcome;
+        do
+        {
+            var response = await client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            outcome = response.Headers.GetValues("X-Cache").Single();
+            if (outcome != "hit")
+                await Task.Delay(50);
+        } while (outcome != "hit" && DateTime.UtcNow < deadline);
+        Assert.Equal("hit", outcome);
+        var healthy = await client.GetFromJsonAsync<JsonElement>("/health/ready");
+        Assert.Equal("Healthy", healthy.GetProperty("status").GetString());
+    }
+}
+
+/// PostgreSQL unreachable (a closed port); Redis holds subscribers 1–10.
+public sealed class PostgresDownFactory : ApiFactory
+{
+    protected override string? PostgresConnectionString =>
+        $"Host=127.0.0.1;Port={ClosedPort};Username=postgres;Database=ut360;Timeout=2";
+
+    static readonly int ClosedPort = PrivateRedis.FreePort();
+
+    protected override Task SeedAsync() => ApiTestData.SyncAsync(Redis.Db, Redis.Keys, [.. Enumerable.Range(1, 10)]);
+}
+
+public sealed class PostgresDownTests(PostgresDownFactory api) : IClassFixture<PostgresDownFactory>
+{
+    [Fact]
+    public async Task Redis_hits_are_still_served()
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync($"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(1))}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("hit", response.Headers.GetValues("X-Cache").Single());
+        var profile = await client.GetAsync($"/api/v1/profiles/{Paths.Escape(ApiTestData.Isdn(2))}");
+        Assert.Equal(HttpStatusCode.OK, profile.StatusCode);
+        var bulk = await client.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { ApiTestData.Isdn(3), ApiTestData.Isdn(4) } });
+        Assert.Equal(HttpStatusCode.OK, bulk.StatusCode);
+        var page = await client.GetAsync("/api/v1/risk/LOW/subscribers?details=true");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+    }
+
+    [Fact]
+    public async Task Misses_are_503_problems_with_retry_after()
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync($"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(11))}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(response.Headers.RetryAfter is not null);
+        var analytics = await client.GetAsync("/api/v1/analytics/services");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, analytics.StatusCode);
+        var ready = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+    }
+}

@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace Ut360.Tests.Api;
+
+public sealed class OperationsTests(LookupFactory api) : IClassFixture<LookupFactory>
+{
+    [Theory]
+    [InlineData("/api/v1/recommendations/{isdn}", "lookup")]
+    [InlineData("/api/v1/profiles/{isdn}", "lookup")]
+    [InlineData("/api/v1/services/EasyCredit/recommendations", "analyst")]
+    [InlineData("/api/v1/risk/LOW/subscribers", "analyst")]
+    [InlineData("/api/v1/clusters/0/subscribers", "analyst")]
+    [InlineData("/api/v1/analytics/services", "analyst")]
+    [InlineData("/api/v1/analytics/risk", "analyst")]
+    [InlineData("/api/v1/analytics/clusters", "analyst")]
+    [InlineData("/api/v1/stats", "analyst")]
+    [InlineData("/api/v1/risk/LOW/export", "campaign")]
+    [InlineData("/api/v1/admin/sync/history", "admin")]
+    [InlineData("/api/v1/admin/cache", "admin")]
+    public async Task Each_endpoint_needs_a_key_with_its_role(string template, string role)
+    {
+        var path = template.Replace("{isdn}", Paths.Escape(ApiTestData.Isdn(1)));
+        var keys = new Dictionary<string, string>
+        {
+            ["lookup"] = ApiFactory.LookupKey, ["analyst"] = ApiFactory.AnalystKey,
+            ["campaign"] = ApiFactory.CampaignKey, ["admin"] = ApiFactory.AdminKey,
+        };
+        using (var anonymous = api.Client(null))
+        {
+            var response = await anonymous.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        using (var unknown = api.Client("no-such-key-0123456789"))
+            Assert.Equal(HttpStatusCode.Unauthorized, (await unknown.GetAsync(path)).StatusCode);
+        foreach (var (name, key) in keys)
+        {
+            using var client = api.Client(key);
+            var response = await client.GetAsync(path);
+            if (name == role)
+                Assert.True(response.IsSuccessStatusCode, $"{name} on {path}: {response.StatusCode}");
+            else
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Health_metrics_and_the_reference_page_are_open()
+    {
+        using var client = api.Client(null);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+        var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
+        Assert.Equal("Healthy", ready.GetProperty("status").GetString());
+        Assert.Equal("Healthy", ready.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
+        var openapi = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.True(openapi.GetProperty("paths").TryGetProperty("/api/v1/services/{type}/recommendations", out _));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/scalar")).StatusCode);
+
+        using var authed = api.Client();
+        await authed.GetAsync($"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(3))}");
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("http_server_request_duration_seconds_bucket", metrics);
+        Assert.Contains("ut360_cache_hits", metrics);
+        Assert.Contains("/api/v1/recommendations/{**isdn}", metrics);
+    }
+
+    [Fact]
+    public async Task An_unknown_api_path_is_a_404_problem()
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync("/api/v1/nothing-here");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Analytics_follow_patterns_7_and_8()
+    {
+        var recs = LookupFactory.InPostgres.Select(ApiTestData.Rec).ToList();
+        var services = await api.GetJsonAsync("/api/v1/analytics/services");
+        var easy = services.EnumerateArray().Single(s => s.GetProperty("service_type").GetString() == "EasyCredit");
+        Assert.Equal(recs.Count(r => r.ServiceType == "EasyCredit"), easy.GetProperty("total_count").GetInt64());
+        Assert.Equal(recs.Where(r => r.ServiceType == "EasyCredit").Sum(r => r.AdvanceAmount), easy.GetProperty("total_advance").GetDecimal());
+
+        var risk = await api.GetJsonAsync("/api/v1/analytics/risk");
+        Assert.Equal(recs.Count(r => r.ServiceType == "MBFG" && r.BadDebtRisk == "MEDIUM"),
+            risk.EnumerateArray().Single(b => b.GetProperty("service_type").GetString() == "MBFG" && b.GetProperty("bad_debt_risk").GetString() == "MEDIUM").GetProperty("count").GetInt64());
+
+        var clusters = await api.GetJsonAsync("/api/v1/analytics/clusters");
+        Assert.Equal(4, clusters.GetArrayLength());
+        Assert.Equal("Cluster 2", clusters[2].GetProperty("cluster_label").GetString());
+    }
+
+    [Fact]
+    public async Task Stats_come_from_redis_and_from_recommendation_stats_when_redis_lacks_them()
+    {
+        await using (var cmd = api.Db.DataSource.CreateCommand("""
+            INSERT INTO recommendation_stats (dimension_type, dimension_value, total_count, total_advance_amount, total_revenue_potential, stats_date)
+            VALUES ('service', 'EasyCredit', 100, 2500000, 750000, '2025-10-22'), ('service', 'MBFG', 50, 1000000, 300000, '2025-10-22'),
+                   ('risk', 'LOW', 120, 0, 0, '2025-10-22'), ('risk', 'MEDIUM', 30, 0, 0, '2025-10-22')
+            """))
+            await cmd.ExecuteNonQueryAsync();
+        var fromPg = await api.GetJsonAsync("/api/v1/stats");
+        Assert.Equal("postgres", fromPg.GetProperty("source").GetString());
+        Assert.Equal(150, fromPg.GetProperty("total_subscribers").GetInt64());
+        Assert.Equal(120, fromPg.GetProperty("total_low_risk").GetInt64());
+        Assert.Equal(23333.33m, fromPg.GetProperty("avg_advance_amount").GetDecimal());
+
+        await api.Redis.Db.HashSetAsync(api.Redis.Keys.MetaStats, [new HashEntry("total_subscribers", 214504), new HashEntry("last_updated", "2025-10-22T10:30:00Z")]);
+        try
+        {
+            var fromRedis = await api.GetJsonAsync("/api/v1/stats");
+            Assert.Equal("redis", fromRedis.GetProperty("source").GetString());
+            Assert.Equal(214504, fromRedis.GetProperty("total_subscribers").GetInt64());
+        }
+        finally
+        {
+            await api.Redis.Db.KeyDeleteAsync(api.Redis.Keys.MetaStats);
+        }
+    }
+
+    [Fact]
+    public async Task Sync_history_comes_from_sync_runs_and_the_trigger_says_it_is_not_available()
+    {
+        await using (var cmd = api.Db.DataSource.CreateCommand("""
+            INSERT INTO sync_runs (kind, trigger, started_at, finished_at, duration_ms, keys_written, outcome)
+            VALUES ('full', 'cli', now() - interval '1 hour', now() - interval '59 minutes', 60000, 429008, 'succeeded'),
+                   ('incremental', 'schedule', now() - interval '1 minute', now(), 900, 12, 'succeeded')
+            """))
+            await cmd.ExecuteNonQueryAsync();
+        var history = await api.GetJsonAsync("/api/v1/admin/sync/history?limit=1", ApiFactory.AdminKey);
+        Assert.Equal(1, history.GetArrayLength());
+        Assert.Equal("incremental", history[0].GetProperty("kind").GetString());
+
+        using var client = api.Client(ApiFactory.AdminKey);
+        var response = await client.PostAsync("/api/v1/admin/sync", null);
+        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+
+        var cache = await api.GetJsonAsync("/api/v1/admin/cache", ApiFactory.AdminKey);
+        Assert.True(cache.TryGetProperty("hit_ratio", out _));
+    }
+}
+
+/// A factory whose keys may make 5 requests per second.
+public sealed class RateLimitedFactory : ApiFactory
+{
+    protected override IEnumerable<(string Key, string Value)> ExtraSettings =>
+        [("Api:RateLimitPerSecond", "1"), ("Api:RateLimitBurst", "5")];
+}
+
+public sealed class RateLimitTests(RateLimitedFactory api) : IClassFixture<RateLimitedFactory>
+{
+    [Fact]
+    public async Task A_key_over_its_rate_limit_gets_429_while_other_keys_and_health_do_not()
+    {
+        using var client = api.Client(ApiFactory.LookupKey);
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+            statuses.Add((await client.GetAsync("/api/v1/recommendations/not-an-isdn")).StatusCode);
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        var limited = await client.GetAsync("/api/v1/recommendations/not-an-isdn");
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.True(limited.Headers.Contains("Retry-After"));
+
+        using var other = api.Client(ApiFactory.AnalystKey);
+        Assert.Equal(HttpStatusCode.BadRequest, (await other.GetAsync("/api/v1/risk/NOPE/subscribers")).StatusCode);
+        using var anonymous = api.Client(null);
+        for (var i = 0; i < 10; i++)
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
+    }
+}
