@@ -13,9 +13,11 @@ RUNS="${1:-3}"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-${UT360_PG_PORT:-55432}}" PGUSER="${PGUSER:-postgres}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ut360-bench-load.XXXXXX")"
 PREFIX="ut360_bench_load_$$"
-DBS=()
 cleanup() {
-  for db in "${DBS[@]}"; do dropdb --if-exists --force "$db" >/dev/null 2>&1 || true; done
+  # Every database this run created carries PREFIX (fresh_db runs in subshells, so no list).
+  for db in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE '${PREFIX}_%'" 2>/dev/null); do
+    timeout 600 dropdb --if-exists --force "$db" >/dev/null 2>&1 || echo "could not drop $db (try again later)" >&2
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -24,8 +26,6 @@ conn() { echo "Host=$PGHOST;Port=$PGPORT;Username=$PGUSER;Database=$1"; }
 now() { date +%s.%N; }
 fresh_db() {
   local db="${PREFIX}_$1"
-  DBS+=("$db")
-  dropdb --if-exists --force "$db" >/dev/null 2>&1 || true
   createdb "$db"
   ConnectionStrings__Postgres="$(conn "$db")" ut db migrate >/dev/null
   echo "$db"
@@ -40,11 +40,11 @@ ut() { dotnet "$WORK/cli/Ut360.Cli.dll" "$@"; }
 
 echo "== generate (default dataset, Parquet)"
 t0=$(now); ut generate --out "$WORK/parquet" >/dev/null; t1=$(now)
-GEN_PARQUET=$(echo "$t1 - $t0" | bc)
+GEN_PARQUET=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
 echo "   ${GEN_PARQUET}s"
 echo "== generate (default dataset, CSV)"
 t0=$(now); ut generate --format csv --out "$WORK/csv" >/dev/null; t1=$(now)
-GEN_CSV=$(echo "$t1 - $t0" | bc)
+GEN_CSV=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
 echo "   ${GEN_CSV}s"
 
 # The baseline copies the rows exactly as they stand in the tables after a load (profiles carry
@@ -57,13 +57,12 @@ for t in recommendations subscriber_360_profiles subscriber_monthly_arpu recomme
   psql -d "$SRC" -qc "\\copy (SELECT * FROM $t ORDER BY id) TO '$WORK/$t.csv' WITH (FORMAT csv)"
 done
 ROWS=$(psql -d "$SRC" -Atc "SELECT (SELECT count(*) FROM recommendations) || ' / ' || (SELECT count(*) FROM subscriber_360_profiles) || ' / ' || (SELECT count(*) FROM subscriber_monthly_arpu) || ' / ' || (SELECT count(*) FROM recommendation_stats)")
-dropdb --force "$SRC"
 
 baseline() {
   local db=$1
   # Every key constraint and index of the four tables, as the catalog has them.
   psql -d "$db" -qAt >"$WORK/ddl.txt" <<'SQL'
-SELECT 'DROPC|' || conrelid::regclass || '|' || quote_ident(conname) || '|' || pg_get_constraintdef(oid) || '|' || contype
+SELECT 'DROPC|' || conrelid::regclass || '|' || quote_ident(conname) || '|' || pg_get_constraintdef(oid) || '|' || contype::text
 FROM pg_constraint WHERE conrelid IN ('recommendations'::regclass, 'subscriber_360_profiles'::regclass,
   'subscriber_monthly_arpu'::regclass, 'recommendation_stats'::regclass) AND contype IN ('p', 'u', 'f')
 ORDER BY contype = 'f' DESC;
@@ -86,7 +85,7 @@ SQL
   t0=$(now)
   psql -d "$db" -q -v ON_ERROR_STOP=1 -c "SET maintenance_work_mem = '512MB'" -f "$WORK/baseline.sql" >/dev/null
   t1=$(now)
-  echo "$t1 - $t0" | bc
+  printf '%.1f\n' "$(echo "$t1 - $t0" | bc)"
 }
 
 load() {
@@ -94,25 +93,20 @@ load() {
   t0=$(now)
   ConnectionStrings__Postgres="$(conn "$db")" ut load "$WORK/parquet" --rejects "$WORK/rejects.csv" >"$WORK/load.log"
   t1=$(now)
-  echo "$t1 - $t0" | bc
+  printf '%.1f\n' "$(echo "$t1 - $t0" | bc)"
 }
 
-: >"$WORK/base.txt"; : >"$WORK/load.txt"
-for i in $(seq 1 "$RUNS"); do
-  db=$(fresh_db "b$i"); b=$(baseline "$db"); dropdb --force "$db"; echo "$b" >>"$WORK/base.txt"
-  db=$(fresh_db "l$i"); l=$(load "$db"); dropdb --force "$db"; echo "$l" >>"$WORK/load.txt"
-  echo "== run $i: baseline ${b}s, ut360 load ${l}s"
-done
-B=$(median <"$WORK/base.txt"); L=$(median <"$WORK/load.txt")
-RATIO=$(echo "scale=2; $L / $B" | bc)
-LAST=$(grep -E '^time:' -A3 "$WORK/load.log" | tr -s ' \n' ' ' || true)
-echo "== medians: baseline ${B}s, ut360 load ${L}s, ratio ${RATIO}x (target <= 2x); generate ${GEN_PARQUET}s (target <= 10s)"
+report() {
+  B=$(median <"$WORK/base.txt"); L=$(median <"$WORK/load.txt")
+  RATIO=$(echo "scale=2; $L / $B" | bc)
+  LAST=$(grep -E '^time:' -A3 "$WORK/load.log" | tr -s ' \n' ' ' || true)
+  echo "== medians: baseline ${B}s, ut360 load ${L}s, ratio ${RATIO}x (target <= 2x); generate ${GEN_PARQUET}s (target <= 10s)"
 
-mkdir -p "$ROOT/bench/results"
-cat >"$ROOT/bench/results/load.md" <<MD
+  mkdir -p "$ROOT/bench/results"
+  cat >"$ROOT/bench/results/load.md" <<MD
 # Load benchmark
 
-Command: \`bench/load.sh $RUNS\` · $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),
+Command: \`bench/load.sh $RUNS\` ($1 of $RUNS runs done) · $(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),
 $(free -g | awk '/Mem:/ {print $2 " GB RAM"}') · PostgreSQL $(psql -d postgres -Atc 'SHOW server_version') · load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 
 Default dataset (214,504 subscribers, 7 months). Rows per table (recommendations / profiles /
@@ -126,8 +120,17 @@ monthly / stats): $ROWS.
 | \`ut360 load\` of the Parquet (read, checks, COPY, indexes, stats, data_loads) | ${L} s | $(paste -sd' ' "$WORK/load.txt") | |
 | **ratio load / baseline** | **${RATIO}×** | | ≤ 2× |
 
-Each run uses a fresh database (created and migrated untimed) and drops it after. The two sides
+Each run uses a fresh database (created and migrated untimed; all dropped at the end). The two sides
 alternate so that they share the machine's background load. The last load's own breakdown:
 \`$LAST\`
 MD
-echo "wrote bench/results/load.md"
+  echo "wrote bench/results/load.md ($1 of $RUNS runs)"
+}
+
+: >"$WORK/base.txt"; : >"$WORK/load.txt"
+for i in $(seq 1 "$RUNS"); do
+  db=$(fresh_db "b$i"); b=$(baseline "$db"); echo "$b" >>"$WORK/base.txt"
+  db=$(fresh_db "l$i"); l=$(load "$db"); echo "$l" >>"$WORK/load.txt"
+  echo "== run $i: baseline ${b}s, ut360 load ${l}s"
+  report "$i"
+done

@@ -77,13 +77,14 @@ public static class LoadCommand
     {
         static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumn("table").AddColumn(new TableColumn("file rows").RightAligned())
+            .AddColumn(new TableColumn("table").NoWrap()).AddColumn(new TableColumn("file rows").RightAligned())
             .AddColumn(new TableColumn("inserted").RightAligned()).AddColumn(new TableColumn("updated").RightAligned())
             .AddColumn(new TableColumn("deleted").RightAligned());
         table.AddRow("recommendations", N(r.Files[0].Rows), N(r.Recommendations.Inserted), N(r.Recommendations.Updated), N(r.Recommendations.Deleted));
         table.AddRow("subscriber_360_profiles", N(r.Files[1].Rows), N(r.Profiles.Inserted), N(r.Profiles.Updated), N(r.Profiles.Deleted));
         table.AddRow("subscriber_monthly_arpu", N(r.Files[2].Rows), N(r.Monthly.Inserted), N(r.Monthly.Updated), N(r.Monthly.Deleted));
-        table.AddRow("recommendation_stats", "", $"{N(r.StatsRows)} rows for the data's dates", "", "");
+        // Stats rows are merged like the data; this is how many the data's dates have.
+        table.AddRow("recommendation_stats", "", $"{N(r.StatsRows)} rows", "", "");
         AnsiConsole.Write(table);
 
         var colour = r.Outcome == LoadOutcome.Succeeded ? "green" : "red";

@@ -243,7 +243,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         var hashes = paths.Select(p => Task.Run(() => HashAsync(p, ct), ct)).ToArray();
 
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(@k)", conn))
+        await using (var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(@k)", conn) { CommandTimeout = 0 })
         {
             cmd.Parameters.AddWithValue("k", LoadLockKey);
             if (await cmd.ExecuteScalarAsync(ct) is not true)
@@ -261,7 +261,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         await using (var cmd = new NpgsqlCommand("""
             INSERT INTO data_loads (data_version, mode, source_dir, source_format)
             VALUES (@version, @mode, @dir, @format) RETURNING id, started_at
-            """, conn))
+            """, conn) { CommandTimeout = 0 })
         {
             cmd.Parameters.AddWithValue("version", options.DataVersion ?? "(pending)");
             cmd.Parameters.AddWithValue("mode", ModeName(options.Mode));
@@ -381,6 +381,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             if (options.Mode == LoadMode.Snapshot && checks.RejectedSubscribers.Count > 0)
             {
                 await using var importer = await conn.BeginBinaryImportAsync("COPY stage_keep (isdn) FROM STDIN (FORMAT BINARY)", ct);
+                importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
                 foreach (var isdn in checks.RejectedSubscribers)
                 {
                     await importer.StartRowAsync(ct);
@@ -430,7 +431,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         var deleted = new HashSet<string>(StringComparer.Ordinal);
         if (freshIsdns is null)
         {
-            await using (var cmd = new NpgsqlCommand("SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn", conn))
+            await using (var cmd = new NpgsqlCommand("SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn", conn) { CommandTimeout = 0 })
             await using (var reader = await cmd.ExecuteReaderAsync(ct))
             {
                 while (await reader.ReadAsync(ct))
@@ -476,7 +477,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
 
     static NpgsqlCommand FinishCommand(NpgsqlConnection conn, LoadResult r, string outcome, bool needsSync)
     {
-        var cmd = new NpgsqlCommand(FinishLoad, conn);
+        var cmd = new NpgsqlCommand(FinishLoad, conn) { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("id", r.LoadId);
         cmd.Parameters.AddWithValue("version", r.DataVersion);
         cmd.Parameters.AddWithValue("format", r.Format);
@@ -507,7 +508,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             await using var cmd = new NpgsqlCommand("""
                 UPDATE data_loads SET outcome = 'failed', finished_at = clock_timestamp(), message = @m
                 WHERE id = @id AND outcome = 'running'
-                """, conn);
+                """, conn) { CommandTimeout = 0 };
             cmd.Parameters.AddWithValue("id", loadId);
             cmd.Parameters.AddWithValue("m", message);
             await cmd.ExecuteNonQueryAsync(CancellationToken.None);

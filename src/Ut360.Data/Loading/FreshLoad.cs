@@ -41,7 +41,7 @@ static class FreshLoad
         await using var cmd = new NpgsqlCommand("""
             SELECT NOT EXISTS (SELECT 1 FROM recommendations) AND NOT EXISTS (SELECT 1 FROM subscriber_360_profiles)
                AND NOT EXISTS (SELECT 1 FROM subscriber_monthly_arpu)
-            """, conn);
+            """, conn) { CommandTimeout = 0 };
         return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
@@ -58,7 +58,7 @@ static class FreshLoad
         await Exec(conn, "SET LOCAL maintenance_work_mem = '512MB'", ct);
 
         var constraints = new List<(string Table, string Name, string Definition, string Type)>();
-        await using (var cmd = new NpgsqlCommand(KeyConstraints, conn))
+        await using (var cmd = new NpgsqlCommand(KeyConstraints, conn) { CommandTimeout = 0 })
         {
             cmd.Parameters.AddWithValue("tables", LiveTables);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -66,7 +66,7 @@ static class FreshLoad
                 constraints.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
         }
         var indexes = new List<(string Name, string Definition)>();
-        await using (var cmd = new NpgsqlCommand(PlainIndexes, conn))
+        await using (var cmd = new NpgsqlCommand(PlainIndexes, conn) { CommandTimeout = 0 })
         {
             cmd.Parameters.AddWithValue("tables", LiveTables);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -96,6 +96,7 @@ static class FreshLoad
             var id = recFirst;
             await using var importer = await conn.BeginBinaryImportAsync(
                 $"COPY recommendations (id, isdn, {string.Join(", ", recs.File.Columns.Skip(1).Select(c => c.Name))}, created_at, updated_at) FROM STDIN (FORMAT BINARY)", ct);
+            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
             for (var row = 0; row < recs.Rows; row++)
             {
                 if (checks.RecRejected[row]) continue;
@@ -124,6 +125,7 @@ static class FreshLoad
             var id = profileFirst;
             await using var importer = await conn.BeginBinaryImportAsync(
                 $"COPY subscriber_360_profiles (id, isdn, {string.Join(", ", columns)}, created_at, updated_at) FROM STDIN (FORMAT BINARY)", ct);
+            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
             for (var row = 0; row < profiles.Rows; row++)
             {
                 if (checks.ProfileRejected[row]) continue;
@@ -153,6 +155,7 @@ static class FreshLoad
             var id = monthlyFirst;
             await using var importer = await conn.BeginBinaryImportAsync(
                 $"COPY subscriber_monthly_arpu (id, {string.Join(", ", monthly.File.Columns.Select(c => c.Name))}, created_at) FROM STDIN (FORMAT BINARY)", ct);
+            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
             for (var row = 0; row < monthly.Rows; row++)
             {
                 if (checks.MonthlyRejected[row]) continue;
@@ -186,7 +189,7 @@ static class FreshLoad
             WITH s AS (SELECT pg_get_serial_sequence(@t, 'id') AS seq),
                  first AS (SELECT nextval(seq::regclass) AS v, seq FROM s)
             SELECT v, setval(seq::regclass, v + @n - 1) FROM first
-            """, conn);
+            """, conn) { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("t", table);
         cmd.Parameters.AddWithValue("n", (long)count);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -196,7 +199,7 @@ static class FreshLoad
 
     static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
         return (T)(await cmd.ExecuteScalarAsync(ct))!;
     }
 

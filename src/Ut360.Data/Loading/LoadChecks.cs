@@ -312,10 +312,13 @@ public sealed class LoadChecks
         }
         if (dupRows is not null)
         {
+            var firstRows = new HashSet<int>();
             foreach (var i in dupRows)
             {
-                Reject(Monthly, MonthlyRejected, i, "data_month", monMonth[i], $"duplicate month for this ISDN (also row {seenMonth[(monIsdn[i]!, monMonth[i]!)] + 1})");
-                MonthlyRejected[seenMonth[(monIsdn[i]!, monMonth[i]!)]] = true;
+                var first = seenMonth[(monIsdn[i]!, monMonth[i]!)];
+                Reject(Monthly, MonthlyRejected, i, "data_month", monMonth[i], $"duplicate month for this ISDN (also row {first + 1})");
+                if (firstRows.Add(first))
+                    Reject(Monthly, MonthlyRejected, first, "data_month", monMonth[first], $"duplicate month for this ISDN (also row {i + 1})");
             }
         }
     }

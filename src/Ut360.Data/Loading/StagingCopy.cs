@@ -19,6 +19,7 @@ static class StagingCopy
         var copied = 0;
         await using (var importer = await conn.BeginBinaryImportAsync(sql, ct))
         {
+            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
             for (var row = 0; row < table.Rows; row++)
             {
                 if (rejected[row])

@@ -308,6 +308,8 @@ public sealed class LoadTests : IDisposable
         { "csv", "recommendations", 4, "arpu_avg_6m", "Infinity", "not a finite number" },
         { "parquet", "monthly_arpu", 5, "data_month", "202513", "not a month" },
         { "csv", "monthly_arpu", 5, "data_month", "2025-3", "not a month" },
+        { "parquet", "monthly_arpu", 5, "data_month", "202503", "duplicate month for this ISDN (also row 4)" },
+        { "parquet", "monthly_arpu", 4, "data_month", "202504", "duplicate month for this ISDN (also row 5)" },
         { "parquet", "recommendations", 6, "customer_value_score", 150.0, "outside 0–100" },
         { "parquet", "profiles", 6, "risk_score", 100.5, "outside 0–100" },
         { "parquet", "recommendations", 5, "isdn", "$isdn:3", "duplicate ISDN" },
