@@ -29,8 +29,8 @@ echo "== dotnet tests"
 log="$(mktemp)"
 set +e
 dotnet test "$ROOT/Ut360.slnx" -c Release -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" \
-  | grep -vE '^\s+Passed ' || true
-rc=${PIPESTATUS[0]}
+  | grep -vE '^\s+Passed '
+rc=${PIPESTATUS[0]}   # dotnet's own status (pipefail would report grep's or tee's otherwise)
 set -e
 count "$(grep -E '^ +(Passed|Failed|Skipped): +[0-9]+ *$' "$log" || true)"
 rm -f "$log"
@@ -55,4 +55,5 @@ if [[ $skipped -gt 0 ]]; then
 else
   echo "tests: $passed passed, $failed failed"
 fi
+[[ $failed == 0 ]] || status=1
 exit $status

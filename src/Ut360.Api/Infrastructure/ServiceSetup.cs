@@ -49,7 +49,9 @@ public static class ServiceSetup
             c.AbortOnConnectFail = false;              // start even when Redis is down
             c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
             c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;
-            c.ConnectTimeout = Math.Max(1_000, o.TimeoutMs);
+            // The first connect waits this long (a busy host can take over a second); requests made
+            // before it completes would see Redis as down and start on the PostgreSQL fallback.
+            c.ConnectTimeout = Math.Max(5_000, o.TimeoutMs);
             c.ReconnectRetryPolicy = new LinearRetry(1_000);
             return ConnectionMultiplexer.Connect(c);
         });

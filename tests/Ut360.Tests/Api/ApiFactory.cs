@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Api;
@@ -31,6 +32,11 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         Db = await TestDatabase.CreateAsync();
         Redis = await TestRedis.CreateAsync(RedisConnectionString);
         await SeedAsync();
+        // Start the app and let its Redis connection come up, so that the first request does not
+        // meet a connection still being made (a bounded wait on a condition, not a sleep).
+        var mux = Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        for (var i = 0; i < 200 && !mux.IsConnected; i++)
+            await Task.Delay(50);
     }
 
     protected virtual Task SeedAsync() => Task.CompletedTask;
