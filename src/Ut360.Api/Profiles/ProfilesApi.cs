@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using StackExchange.Redis;
@@ -86,44 +85,15 @@ public sealed class ProfileStore(IConnectionMultiplexer redis, NpgsqlDataSource 
 {
     readonly SingleFlight<ProfileView?> _flight = new(metrics);
 
-    public async Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct)
-    {
-        var timing = new CacheTiming();
-        var useRedis = gate.Allow();
-        if (useRedis)
-        {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var entries = await redis.GetDatabase().HashGetAllAsync(keys.Profile(isdn));
-                timing.AddRedis(start);
-                gate.Success();
-                if (RecordCodec.DecodeProfile(entries) is { } sections)
-                {
-                    metrics.Hit();
-                    timing.Outcome = CacheOutcome.Hit;
-                    return (ProfileView.From(isdn, sections, "redis"), timing);
-                }
-                metrics.Miss();
-                timing.Outcome = CacheOutcome.Miss;
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-                useRedis = false;
-            }
-        }
-        if (!useRedis)
-        {
-            metrics.Fallback();
-            timing.Outcome = CacheOutcome.Fallback;
-        }
-        var pgStart = Stopwatch.GetTimestamp();
-        var view = await _flight.RunAsync(isdn, (this, useRedis), static (i, s, t) => s.Item1.LoadAsync(i, s.Item2, t), ct);
-        timing.AddPostgres(pgStart);
-        return (view, timing);
-    }
+    public Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
+        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn), gate, metrics, _flight,
+            static s => s.Store.ReadRedisAsync(s.Isdn),
+            static (i, s, t) => s.State.Store.LoadAsync(i, s.Fill, t), ct);
+
+    async Task<ProfileView?> ReadRedisAsync(string isdn) =>
+        RecordCodec.DecodeProfile(await redis.GetDatabase().HashGetAllAsync(keys.Profile(isdn))) is { } sections
+            ? ProfileView.From(isdn, sections, "redis")
+            : null;
 
     async Task<ProfileView?> LoadAsync(string isdn, bool fill, CancellationToken ct)
     {

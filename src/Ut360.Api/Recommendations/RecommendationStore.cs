@@ -20,45 +20,13 @@ public sealed class RecommendationStore(
 
     /// One recommendation. `fields` is RedisFields or a subset in the same positions (the
     /// unwanted ones null), so ?fields= reads only what it returns.
-    public async Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct)
-    {
-        var timing = new CacheTiming();
-        var useRedis = gate.Allow();
-        if (useRedis)
-        {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var values = await redis.GetDatabase().HashGetAsync(keys.Rec(isdn), Compact(fields));
-                timing.AddRedis(start);
-                gate.Success();
-                var view = RecommendationView.FromRedis(isdn, Expand(fields, values));
-                if (view is not null)
-                {
-                    metrics.Hit();
-                    timing.Outcome = CacheOutcome.Hit;
-                    return (view, timing);
-                }
-                metrics.Miss();
-                timing.Outcome = CacheOutcome.Miss;
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-                useRedis = false;
-            }
-        }
-        if (!useRedis)
-        {
-            metrics.Fallback();
-            timing.Outcome = CacheOutcome.Fallback;
-        }
-        var pgStart = Stopwatch.GetTimestamp();
-        var loaded = await _flight.RunAsync(isdn, (this, useRedis), static (i, s, t) => s.Item1.LoadOneAsync(i, s.Item2, t), ct);
-        timing.AddPostgres(pgStart);
-        return (loaded, timing);
-    }
+    public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct) =>
+        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn, Fields: fields), gate, metrics, _flight,
+            static s => s.Store.ReadRedisAsync(s.Isdn, s.Fields),
+            static (i, s, t) => s.State.Store.LoadOneAsync(i, s.Fill, t), ct);
+
+    async Task<RecommendationView?> ReadRedisAsync(string isdn, RedisValue[] fields) =>
+        RecommendationView.FromRedis(isdn, Expand(fields, await redis.GetDatabase().HashGetAsync(keys.Rec(isdn), Compact(fields))));
 
     async Task<RecommendationView?> LoadOneAsync(string isdn, bool fill, CancellationToken ct)
     {
