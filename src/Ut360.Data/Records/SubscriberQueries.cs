@@ -16,18 +16,22 @@ public static class SubscriberQueries
         priority_score, recommendation_date, updated_at
         """;
 
+    const string ProfileColumns = """
+        p.id, p.isdn, p.recommendation_id, p.subscriber_type, p.service_type, p.advance_amount,
+        p.revenue_per_advance, p.arpu_avg_6m, p.arpu_std_6m, p.arpu_min_6m, p.arpu_max_6m,
+        p.arpu_first_month, p.arpu_last_month, p.arpu_growth_rate, p.arpu_trend,
+        p.revenue_call_pct, p.revenue_sms_pct, p.revenue_data_pct, p.user_type,
+        p.topup_frequency, p.topup_avg_amount, p.topup_min_amount, p.topup_max_amount,
+        p.topup_advance_ratio, p.topup_frequency_class, p.bad_debt_risk, p.risk_score,
+        p.risk_factors::text, p.customer_value_score, p.advance_readiness_score, p.revenue_potential,
+        p.cluster_group, p.cluster_label, p.classification_reason, p.strengths::text,
+        p.recommendations_text::text, p.profile_date, p.updated_at
+        """;
+
     // Monthly rows are aggregated per subscriber in the same statement, so a profile costs one
     // round trip whether one or ten thousand are asked for.
-    const string ProfileSelect = """
-        SELECT p.id, p.isdn, p.recommendation_id, p.subscriber_type, p.service_type, p.advance_amount,
-               p.revenue_per_advance, p.arpu_avg_6m, p.arpu_std_6m, p.arpu_min_6m, p.arpu_max_6m,
-               p.arpu_first_month, p.arpu_last_month, p.arpu_growth_rate, p.arpu_trend,
-               p.revenue_call_pct, p.revenue_sms_pct, p.revenue_data_pct, p.user_type,
-               p.topup_frequency, p.topup_avg_amount, p.topup_min_amount, p.topup_max_amount,
-               p.topup_advance_ratio, p.topup_frequency_class, p.bad_debt_risk, p.risk_score,
-               p.risk_factors::text, p.customer_value_score, p.advance_readiness_score, p.revenue_potential,
-               p.cluster_group, p.cluster_label, p.classification_reason, p.strengths::text,
-               p.recommendations_text::text, p.profile_date, p.updated_at,
+    const string ProfileSelect = $"""
+        SELECT {ProfileColumns},
                (SELECT coalesce(json_agg(json_build_array(m.data_month, m.arpu_call, m.arpu_sms, m.arpu_data, m.arpu_total)
                                          ORDER BY m.data_month), '[]')::text
                   FROM subscriber_monthly_arpu m WHERE m.isdn = p.isdn) AS monthly
@@ -75,13 +79,13 @@ public static class SubscriberQueries
             yield return ReadRecommendation(reader);
     }
 
-    /// One share of the recommendations (id % parts = part), in no particular order, for
-    /// readers that split a table over several connections.
+    /// One share of the recommendations (id % parts = part; all of them when parts is 1), in no
+    /// particular order (a sequential scan), for readers that split a table over several connections.
     public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
         NpgsqlConnection conn, DateTime? changedSince, int part, int parts, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"SELECT {RecommendationColumns} FROM recommendations WHERE id % @parts = @part {(changedSince is null ? "" : "AND updated_at >= @since")}", conn);
+            $"SELECT {RecommendationColumns} FROM recommendations WHERE {(parts == 1 ? "true" : "id % @parts = @part")} {(changedSince is null ? "" : "AND updated_at >= @since")}", conn);
         cmd.Parameters.AddWithValue("parts", (long)parts);
         cmd.Parameters.AddWithValue("part", (long)part);
         if (changedSince is { } since)
@@ -144,6 +148,54 @@ public static class SubscriberQueries
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             yield return ReadProfile(reader);
+    }
+
+    /// Every profile (or those updated at or after a time) without its months, in no particular
+    /// order: with ReadMonthlyJsonAsync in the same snapshot, the full sync's read.
+    /// Two sequential scans instead of a correlated subquery per row (5.3 s for the default
+    /// dataset) or two index-ordered scans (random heap access, ~3.5 s of PostgreSQL CPU).
+    public static async IAsyncEnumerable<Profile> StreamProfileRowsAsync(
+        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT {ProfileColumns} FROM subscriber_360_profiles p {(changedSince is null ? "" : "WHERE p.updated_at >= @since")}", conn);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            yield return ReadProfile(reader);
+    }
+
+    // Each subscriber's monthly_arpu section, built by PostgreSQL as the exact JSON the encoder
+    // writes (RecordEncoder.WriteProfile: compact, months in order, numbers without trailing
+    // zeros; tests compare the two): one row per subscriber instead of seven, no parsing here.
+    // trim_scale(numeric)::text is the text of RecordCodec.Trim's decimal; months are YYYYMM.
+    const string MonthlyJsonSql = """
+        SELECT m.isdn,
+               convert_to('[' || string_agg(
+                   '{"month":' || to_json(m.data_month)::text
+                   || ',"arpu_call":' || coalesce(trim_scale(m.arpu_call)::text, 'null')
+                   || ',"arpu_sms":' || coalesce(trim_scale(m.arpu_sms)::text, 'null')
+                   || ',"arpu_data":' || coalesce(trim_scale(m.arpu_data)::text, 'null')
+                   || ',"arpu_total":' || coalesce(trim_scale(m.arpu_total)::text, 'null') || '}',
+                   ',' ORDER BY m.data_month) || ']', 'UTF8')
+          FROM subscriber_monthly_arpu m
+        """;
+
+    /// The monthly_arpu JSON (UTF-8) of every profile, or of the profiles updated at or after a
+    /// time, by ISDN; a profile without months is absent.
+    public static async Task<Dictionary<string, byte[]>> ReadMonthlyJsonAsync(NpgsqlConnection conn, DateTime? changedSince, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(changedSince is null
+            ? MonthlyJsonSql + " GROUP BY m.isdn"
+            : MonthlyJsonSql + " WHERE m.isdn IN (SELECT isdn FROM subscriber_360_profiles WHERE updated_at >= @since) GROUP BY m.isdn", conn);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        var months = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            months[reader.GetString(0)] = reader.GetFieldValue<byte[]>(1);
+        return months;
     }
 
     static Recommendation ReadRecommendation(NpgsqlDataReader r) => new()
@@ -217,16 +269,44 @@ public static class SubscriberQueries
         RecommendationsText = Strings(Str(r, 35)),
         ProfileDate = r.GetFieldValue<DateOnly>(36),
         UpdatedAt = r.IsDBNull(37) ? null : r.GetDateTime(37),
-        MonthlyArpu = Months(r.GetString(38)),
+        // Only the queries with the aggregated months have column 38 (not the full sync's).
+        MonthlyArpu = r.FieldCount > 38 ? Months(r.GetString(38)) : [],
     };
 
     static decimal? Dec(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
     static string? Str(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
+    // jsonb arrays of strings (risk factors, strengths, recommendations). The common case (only
+    // strings) is read with a Utf8JsonReader; anything else keeps its JSON text.
     static IReadOnlyList<string> Strings(string? json)
     {
         if (string.IsNullOrEmpty(json))
             return [];
+        var max = System.Text.Encoding.UTF8.GetMaxByteCount(json.Length);
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(max);
+        try
+        {
+            var n = System.Text.Encoding.UTF8.GetBytes(json, rented);
+            var reader = new Utf8JsonReader(rented.AsSpan(0, n));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+                return [];
+            var list = new List<string>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType != JsonTokenType.String)
+                    return StringsSlow(json);
+                list.Add(reader.GetString()!);
+            }
+            return list;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    static IReadOnlyList<string> StringsSlow(string json)
+    {
         using var doc = JsonDocument.Parse(json);
         if (doc.RootElement.ValueKind != JsonValueKind.Array)
             return [];
@@ -247,3 +327,4 @@ public static class SubscriberQueries
         static decimal? N(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDecimal() : null;
     }
 }
+

@@ -35,23 +35,25 @@ public static class RecordCodec
     /// Removes the scale PostgreSQL's numeric(p,2) gives, so JSON shows 25000 rather than 25000.00.
     public static decimal? Trim(decimal? value) => value is { } v ? v / 1.000000000000000000000000000000000m : null;
 
-    public static HashEntry[] EncodeRec(Recommendation r) =>
-    [
-        new("isdn", r.Isdn),
-        new("subscriber_type", r.SubscriberType),
-        new("service_type", r.ServiceType),
-        new("advance_amount", Number(r.AdvanceAmount)),
-        new("revenue_per_advance", Number(r.RevenuePerAdvance)),
-        new("cluster_group", r.ClusterGroup?.ToString(CultureInfo.InvariantCulture) ?? ""),
-        new("bad_debt_risk", r.BadDebtRisk),
-        new("arpu_avg_6m", Number(r.ArpuAvg6m)),
-        new("arpu_growth_rate", Number(r.ArpuGrowthRate)),
-        new("arpu_trend", r.ArpuTrend ?? ""),
-        new("customer_value_score", Number(r.CustomerValueScore)),
-        new("advance_readiness_score", Number(r.AdvanceReadinessScore)),
-        new("recommendation_date", r.RecommendationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
-        new("priority", Priority.Label(r.PriorityScore)),
-    ];
+    public static HashEntry[] EncodeRec(Recommendation r)
+    {
+        var sink = new EntrySink(RecordEncoder.RecFieldCount);
+        Encoder.WriteRec(r, sink);
+        return sink.Entries;
+    }
+
+    // One encoder per thread: the API fills the cache from many requests at once.
+    [ThreadStatic] static RecordEncoder? _encoder;
+    static RecordEncoder Encoder => _encoder ??= new RecordEncoder();
+
+    sealed class EntrySink(int count) : IHashFieldSink
+    {
+        int _i;
+        public HashEntry[] Entries { get; } = new HashEntry[count];
+
+        public void Field(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) =>
+            Entries[_i++] = new HashEntry(System.Text.Encoding.UTF8.GetString(name), System.Text.Encoding.UTF8.GetString(value));
+    }
 
     /// Decodes a rec hash; null when the hash is empty (a miss) or lacks the identifying fields.
     public static Recommendation? DecodeRec(HashEntry[] entries)
@@ -90,19 +92,9 @@ public static class RecordCodec
 
     public static HashEntry[] EncodeProfile(Profile p, DateTimeOffset updatedAt)
     {
-        var sections = ProfileSections.From(p);
-        return
-        [
-            new("basic", Json(sections.Basic, ProfileJson.Utf8.BasicSection)),
-            new("arpu_stats", Json(sections.ArpuStats, ProfileJson.Utf8.ArpuStatsSection)),
-            new("revenue_breakdown", Json(sections.RevenueBreakdown, ProfileJson.Utf8.RevenueBreakdownSection)),
-            new("topup_behavior", Json(sections.TopupBehavior, ProfileJson.Utf8.TopupBehaviorSection)),
-            new("risk_assessment", Json(sections.RiskAssessment, ProfileJson.Utf8.RiskAssessmentSection)),
-            new("kpi_scores", Json(sections.KpiScores, ProfileJson.Utf8.KpiScoresSection)),
-            new("monthly_arpu", Json(sections.MonthlyArpu, ProfileJson.Utf8.IReadOnlyListMonthlyArpuItem)),
-            new("insights", Json(sections.Insights, ProfileJson.Utf8.InsightsSection)),
-            new("updated_at", updatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
-        ];
+        var sink = new EntrySink(RecordEncoder.ProfileFieldCount);
+        Encoder.WriteProfile(p, updatedAt, sink);
+        return sink.Entries;
     }
 
     /// Decodes a profile hash into its sections; null when the hash is empty or incomplete.
@@ -128,9 +120,6 @@ public static class RecordCodec
             UpdatedAt = f.GetValueOrDefault("updated_at"),
         };
     }
-
-    static string Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>
-        JsonSerializer.Serialize(value, info);
 
     static T? Parse<T>(string? json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>
         string.IsNullOrEmpty(json) ? default : JsonSerializer.Deserialize(json, info);

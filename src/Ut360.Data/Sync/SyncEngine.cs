@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Threading.Channels;
 using Npgsql;
 using StackExchange.Redis;
 using Ut360.Data.Domain;
@@ -27,7 +26,6 @@ namespace Ut360.Data.Sync;
 /// set, which the next sync deletes too. Temporary keys left behind are dropped at step 1.
 public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis, RedisKeys keys, int database = -1)
 {
-    const int Window = 8192;        // outstanding Redis commands before we await them
     const int IndexChunk = 1000;    // members per ZADD/SADD/ZREM/SREM
     static readonly TimeSpan Ttl = RedisKeys.RecordTtl;
 
@@ -385,111 +383,89 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             await Db.HashDeleteAsync(keys.MetaStats, extra);
     }
 
-    // PostgreSQL rows are read and encoded by several producers (each its own connection and a
-    // share of the ids), which is where the CPU goes; one consumer per table pipelines the writes.
-    const int ProfileParts = 2;
-    const int RecParts = 1;
-
+    // Two streams run side by side, each on its own PostgreSQL connection and its own Redis
+    // pipeline: recommendations (rec hashes and the index members) and profiles (read with their
+    // months in one snapshot). Each reads a row, encodes it straight into RESP and moves on; the
+    // pipeline sends in large buffers and checks the replies concurrently (see RespPipeline).
     async Task StreamAsync(Writer w, DateTimeOffset? since, bool temp, Action<string> mark, CancellationToken ct)
     {
         // A full sync builds each index from scratch under its temporary name.
         w.BuildInTemp = temp;
-        // If a consumer fails (a Redis timeout), the producers must stop too, or they would wait
-        // forever on a full channel.
+        // If one stream fails (a Redis error, a timeout), the other must stop too.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var pct = failed.Token;
-        var recChannel = Channel.CreateBounded<(Recommendation, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
-        var profileChannel = Channel.CreateBounded<(Profile, HashEntry[])>(new BoundedChannelOptions(4096) { SingleReader = true });
+        var sinceUtc = since?.UtcDateTime;
         var now = DateTimeOffset.UtcNow;
 
-        async Task ProduceRecs(int part)
-        {
-            await using var conn = await db.OpenConnectionAsync(pct);
-            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, since?.UtcDateTime, part, RecParts, pct))
-            {
-                var entries = RecordCodec.EncodeRec(r);
-                w.Measure(entries);
-                await recChannel.Writer.WriteAsync((r, entries), pct);
-            }
-        }
-
-        async Task ProduceProfiles(int part)
-        {
-            await using var conn = await db.OpenConnectionAsync(pct);
-            await foreach (var p in SubscriberQueries.StreamProfilesAsync(conn, since?.UtcDateTime, part, ProfileParts, pct))
-            {
-                // The row's own updated_at, so the hash depends on the data alone (a dual write
-                // and a later sync write the same bytes).
-                var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
-                var entries = RecordCodec.EncodeProfile(p, updated);
-                w.Measure(entries);
-                await profileChannel.Writer.WriteAsync((p, entries), pct);
-            }
-        }
-
-        async Task All(IEnumerable<Task> producers, ChannelWriter<(Recommendation, HashEntry[])>? a, ChannelWriter<(Profile, HashEntry[])>? b)
+        async Task Guard(Func<Task> stream)
         {
             try
             {
-                await Task.WhenAll(producers);
+                await Task.Yield();
+                await stream();
             }
             catch
             {
-                failed.Cancel();
-                throw;
-            }
-            finally
-            {
-                a?.TryComplete();
-                b?.TryComplete();
-            }
-        }
-
-        var recProducers = All(Enumerable.Range(0, RecParts).Select(i => Task.Run(() => ProduceRecs(i), ct)).ToList(), recChannel.Writer, null);
-        var profileProducers = All(Enumerable.Range(0, ProfileParts).Select(i => Task.Run(() => ProduceProfiles(i), ct)).ToList(), null, profileChannel.Writer);
-
-        async Task Guard(Func<Task> consumer)
-        {
-            try
-            {
-                await consumer();
-            }
-            catch
-            {
-                failed.Cancel();
+                await failed.CancelAsync();
                 throw;
             }
         }
 
         var recs = Guard(async () =>
         {
-            await Task.Yield();
-            await foreach (var (r, entries) in recChannel.Reader.ReadAllAsync(pct))
-                await w.AddRecAsync(r, entries, ct);
-            await recProducers;
+            await using var pipe = w.DryRun ? null : await RespPipeline.OpenAsync(redis, database, pct);
+            var encoder = new RecordEncoder();
+            await using (var conn = await db.OpenConnectionAsync(pct))
+            {
+                await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, sinceUtc, 0, 1, pct))
+                    await w.AddRecAsync(r, encoder, pipe, pct);
+            }
             mark("read recommendations");
-            await w.FlushIndexesAsync(ct);
-            await w.DrainRecsAsync();
+            await w.FlushIndexesAsync(pipe, pct);
+            if (pipe is not null)
+                await pipe.CompleteAsync(pct);
             mark("write recs and indexes");
         });
+        // Months are aggregated by PostgreSQL on a connection of their own (its slowest query,
+        // ~4 s for the default dataset) while the recommendations stream; the profiles follow in
+        // the same snapshot (exported from the months' transaction), joined by ISDN in memory.
         var profiles = Guard(async () =>
         {
-            await Task.Yield();
-            await foreach (var (p, entries) in profileChannel.Reader.ReadAllAsync(pct))
-                await w.AddProfileAsync(p, entries, ct);
-            await profileProducers;
+            await using var pipe = w.DryRun ? null : await RespPipeline.OpenAsync(redis, database, pct);
+            var encoder = new RecordEncoder();
+            await using var monthsConn = await db.OpenConnectionAsync(pct);
+            await using var monthsTx = await monthsConn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, pct);
+            string snapshot;
+            await using (var export = new NpgsqlCommand("SELECT pg_export_snapshot()", monthsConn, monthsTx))
+                snapshot = (string)(await export.ExecuteScalarAsync(pct))!;
+            await using var conn = await db.OpenConnectionAsync(pct);
+            await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, pct);
+            await using (var import = new NpgsqlCommand($"SET TRANSACTION SNAPSHOT '{snapshot.Replace("'", "''", StringComparison.Ordinal)}'", conn, tx))
+                await import.ExecuteNonQueryAsync(pct);
+            var months = await SubscriberQueries.ReadMonthlyJsonAsync(monthsConn, sinceUtc, pct);
+            await monthsTx.CommitAsync(pct);
+            mark("read months");
+            await foreach (var p in SubscriberQueries.StreamProfileRowsAsync(conn, sinceUtc, pct))
+            {
+                // The row's own updated_at, so the hash depends on the data alone (a dual write
+                // and a later sync write the same bytes).
+                var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
+                await w.AddProfileAsync(p, months.GetValueOrDefault(p.Isdn), updated, encoder, pipe, pct);
+            }
+            await tx.CommitAsync(pct);
             mark("read profiles");
-            await w.DrainProfilesAsync();
+            if (pipe is not null)
+                await pipe.CompleteAsync(pct);
             mark("write profiles");
         });
         try
         {
-            await Task.WhenAll(recs, profiles, recProducers, profileProducers);
+            await Task.WhenAll(recs, profiles);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             // A sibling failed and cancelled the rest: report that failure, not the cancellation.
-            var first = new[] { recs, profiles, recProducers, profileProducers }
+            var first = new[] { recs, profiles }
                 .Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
             if (first is not null)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
@@ -545,18 +521,21 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// Pipelines the writes of one sync: many commands in flight, awaited in windows.
+    /// Keeps the books of one sync (members, meta, who was seen) and writes its rec and profile
+    /// hashes and temporary index chunks into the bulk pipelines.
     sealed class Writer(SyncEngine e, bool dryRun, ServerLimits limits, IProgress<SyncProgress>? progress, long total)
     {
-        // Sliding windows: awaiting the oldest command (not the whole batch) keeps the pipe to
-        // Redis full while PostgreSQL rows keep arriving.
-        readonly Queue<Task> _recTasks = new(Window + 64);
-        readonly Queue<Task> _profileTasks = new(Window + 64);
-        readonly Dictionary<string, List<(RedisValue Member, double Score)>> _indexBuffers = new(StringComparer.Ordinal);
+        static readonly long TtlSeconds = (long)Ttl.TotalSeconds;
+        readonly Dictionary<string, List<(string Member, double Score)>> _indexBuffers = new(StringComparer.Ordinal);
         readonly Dictionary<string, List<(RedisValue Member, double Score)>> _incrementalAdds = new(StringComparer.Ordinal);
+        readonly Dictionary<(IndexKind, string), string> _indexKeyNames = [];
+        readonly byte[] _recPrefix = Encoding.UTF8.GetBytes(e.Keys.Namespace + ":rec:");
+        readonly byte[] _profilePrefix = Encoding.UTF8.GetBytes(e.Keys.Namespace + ":profile:");
+        byte[] _recKey = new byte[256], _profileKey = new byte[256];
         long _keysWritten;
         int _recs, _profiles, _overLimit, _longest;
 
+        public bool DryRun => dryRun;
         public bool BuildInTemp { get; set; }
         public MetaStats Meta { get; } = new();
         public HashSet<string> RecIsdns { get; } = new(StringComparer.Ordinal);
@@ -569,181 +548,169 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         public int OverLimit => _overLimit;
         public int LongestValue => _longest;
 
-        IDatabase Db => e.Db;
         RedisKeys Keys => e.Keys;
 
-        // Commands go out in batches of a few hundred: one socket write per batch instead of
-        // one per command (the multiplexer otherwise flushes as soon as its queue runs dry).
-        const int BatchSize = 512;
-        IBatch? _recBatch, _profileBatch;
-        int _recBatched, _profileBatched;
-
-        IBatch RecBatch()
+        // The live index names of a subscriber, built once per distinct value.
+        string IndexKey(IndexKind kind, string value)
         {
-            _recBatch ??= Db.CreateBatch();
-            if ((_recBatched += 2) >= BatchSize)
+            if (!_indexKeyNames.TryGetValue((kind, value), out var name))
             {
-                var b = _recBatch;
-                _recBatch = null;
-                _recBatched = 0;
-                _pendingExecute = b;
-                return b;
+                RedisKey key = kind switch
+                {
+                    IndexKind.Service => Keys.ServiceIndex(value),
+                    IndexKind.Risk => Keys.RiskIndex(value),
+                    _ => Keys.ClusterIndex(value),
+                };
+                name = key.ToString();
+                _indexKeyNames[(kind, value)] = name;
             }
-            return _recBatch;
+            return name;
         }
 
-        IBatch ProfileBatch()
-        {
-            _profileBatch ??= Db.CreateBatch();
-            if ((_profileBatched += 2) >= BatchSize)
-            {
-                var b = _profileBatch;
-                _profileBatch = null;
-                _profileBatched = 0;
-                _pendingProfileExecute = b;
-                return b;
-            }
-            return _profileBatch;
-        }
-
-        IBatch? _pendingExecute, _pendingProfileExecute;
-
-        void ExecuteRecBatch(bool all)
-        {
-            if (_pendingExecute is { } b)
-            {
-                b.Execute();
-                _pendingExecute = null;
-            }
-            if (all && _recBatch is { } open)
-            {
-                open.Execute();
-                _recBatch = null;
-                _recBatched = 0;
-            }
-        }
-
-        void ExecuteProfileBatch(bool all)
-        {
-            if (_pendingProfileExecute is { } b)
-            {
-                b.Execute();
-                _pendingProfileExecute = null;
-            }
-            if (all && _profileBatch is { } open)
-            {
-                open.Execute();
-                _profileBatch = null;
-                _profileBatched = 0;
-            }
-        }
-
-        public async ValueTask AddRecAsync(Recommendation r, HashEntry[] entries, CancellationToken ct)
+        public async ValueTask AddRecAsync(Recommendation r, RecordEncoder encoder, RespPipeline? pipe, CancellationToken ct)
         {
             RecIsdns.Add(r.Isdn);
-            Meta.Add(r);
-            var m = new Membership(r.ServiceType, r.BadDebtRisk, r.ClusterGroup?.ToString(CultureInfo.InvariantCulture));
-            NewMembers[r.Isdn] = m;
+            lock (Meta)
+                Meta.Add(r);
+            var cluster = r.ClusterGroup?.ToString(CultureInfo.InvariantCulture);
+            NewMembers[r.Isdn] = new Membership(r.ServiceType, r.BadDebtRisk, cluster);
             var score = r.CustomerValueScore is { } cv && r.AdvanceReadinessScore is { } ar ? Priority.IndexScore(cv, ar) : 0d;
-            foreach (var k in m.IndexKeys(Keys))
-            {
-                NewIndexKeys.Add(k);
-                var buffers = BuildInTemp ? _indexBuffers : _incrementalAdds;
-                if (!buffers.TryGetValue(k, out var buf))
-                    buffers[k] = buf = new List<(RedisValue, double)>(IndexChunk);
-                buf.Add((r.Isdn, score));
-                if (BuildInTemp && buf.Count >= IndexChunk)
-                {
-                    FlushIndex(k, buf);
-                    buf.Clear();
-                }
-            }
+            await AddToIndexAsync(IndexKey(IndexKind.Service, r.ServiceType), r.Isdn, score, pipe, ct);
+            await AddToIndexAsync(IndexKey(IndexKind.Risk, r.BadDebtRisk), r.Isdn, score, pipe, ct);
+            if (cluster is not null)
+                await AddToIndexAsync(IndexKey(IndexKind.Cluster, cluster), r.Isdn, score, pipe, ct);
             Interlocked.Add(ref _keysWritten, 1);
-            if (!dryRun)
+            if (pipe is not null)
             {
-                var key = Keys.Rec(r.Isdn);
-                var batch = RecBatch();
-                _recTasks.Enqueue(batch.HashSetAsync(key, entries));
-                _recTasks.Enqueue(batch.KeyExpireAsync(key, Ttl));
+                var node = HashCommand(pipe, _recPrefix, ref _recKey, r.Isdn, RecordEncoder.RecFieldCount, out var keyLength);
+                encoder.WriteRec(r, node.Out);
+                Track(node.Out.LongestValue);
+                Expire(node.Out, _recKey.AsSpan(0, keyLength));
+                await pipe.SentAsync(node, 2, ct);
             }
-            ExecuteRecBatch(all: false);
             if (++_recs % 1000 == 0)
+            {
                 progress?.Report(new SyncProgress("writing", _recs, total));
-            while (_recTasks.Count >= Window)
-                await _recTasks.Dequeue();
-            ct.ThrowIfCancellationRequested();
+                if (pipe is { ErrorsSoFar: > 0 })
+                    await pipe.CompleteAsync(ct);  // throws with the errors
+                ct.ThrowIfCancellationRequested();
+            }
         }
 
-        public async ValueTask AddProfileAsync(Profile p, HashEntry[] entries, CancellationToken ct)
+        public ValueTask AddProfileAsync(Profile p, byte[]? monthlyJson, DateTimeOffset updatedAt, RecordEncoder encoder,
+            RespPipeline? pipe, CancellationToken ct)
         {
             ProfileIsdns.Add(p.Isdn);
+            var count = Interlocked.Increment(ref _profiles);
             lock (Meta)
+            {
                 Meta.RevenuePotentialSum += p.RevenuePotential ?? 0;
-            Interlocked.Increment(ref _profiles);
-            Meta.Profiles = _profiles;
+                Meta.Profiles = count;
+            }
             Interlocked.Add(ref _keysWritten, 1);
-            if (!dryRun)
-            {
-                var key = Keys.Profile(p.Isdn);
-                var batch = ProfileBatch();
-                _profileTasks.Enqueue(batch.HashSetAsync(key, entries));
-                _profileTasks.Enqueue(batch.KeyExpireAsync(key, Ttl));
-            }
-            ExecuteProfileBatch(all: false);
-            while (_profileTasks.Count >= Window)
-                await _profileTasks.Dequeue();
-            ct.ThrowIfCancellationRequested();
+            if (pipe is null)
+                return ValueTask.CompletedTask;
+            var node = HashCommand(pipe, _profilePrefix, ref _profileKey, p.Isdn, RecordEncoder.ProfileFieldCount, out var keyLength);
+            encoder.WriteProfile(p, monthlyJson, updatedAt, node.Out);
+            Track(node.Out.LongestValue);
+            Expire(node.Out, _profileKey.AsSpan(0, keyLength));
+            return SentAsync(pipe, node, count, ct);
         }
 
-        public void Measure(HashEntry[] entries)
+        static async ValueTask SentAsync(RespPipeline pipe, RespPipeline.Node node, int count, CancellationToken ct)
         {
-            foreach (var h in entries)
+            await pipe.SentAsync(node, 2, ct);
+            if (count % 1000 == 0)
             {
-                var len = Encoding.UTF8.GetByteCount((string)h.Value!);
-                if (len > _longest)
-                    Interlocked.Exchange(ref _longest, len);
-                if (len > limits.MaxListpackValue)
-                {
-                    Interlocked.Increment(ref _overLimit);
-                    return;
-                }
+                if (pipe.ErrorsSoFar > 0)
+                    await pipe.CompleteAsync(ct);  // throws with the errors
+                ct.ThrowIfCancellationRequested();
             }
         }
 
-        void FlushIndex(string liveKey, List<(RedisValue Member, double Score)> buf)
+        // HSET key f1 v1 … (the caller writes the fields), on the connection serving the key.
+        static RespPipeline.Node HashCommand(RespPipeline pipe, byte[] prefix, ref byte[] keyBuffer, string isdn, int fields, out int keyLength)
         {
-            if (dryRun || buf.Count == 0)
+            var need = prefix.Length + Encoding.UTF8.GetMaxByteCount(isdn.Length);
+            if (keyBuffer.Length < need)
+                keyBuffer = new byte[need * 2];
+            prefix.CopyTo(keyBuffer, 0);
+            keyLength = prefix.Length + Encoding.UTF8.GetBytes(isdn, keyBuffer.AsSpan(prefix.Length));
+            var key = keyBuffer.AsSpan(0, keyLength);
+            var node = pipe.For(key);
+            node.Out.Command(2 + 2 * fields);
+            node.Out.Bulk("HSET"u8);
+            node.Out.Bulk(key);
+            node.Out.LongestValue = 0;
+            return node;
+        }
+
+        static void Expire(RespBuffer b, ReadOnlySpan<byte> key)
+        {
+            b.Command(3);
+            b.Bulk("EXPIRE"u8);
+            b.Bulk(key);
+            b.Bulk(TtlSeconds);
+        }
+
+        void Track(int longest)
+        {
+            if (longest > _longest)
+                Interlocked.Exchange(ref _longest, longest);
+            if (longest > limits.MaxListpackValue)
+                Interlocked.Increment(ref _overLimit);
+        }
+
+        async ValueTask AddToIndexAsync(string liveKey, string isdn, double score, RespPipeline? pipe, CancellationToken ct)
+        {
+            NewIndexKeys.Add(liveKey);
+            if (!BuildInTemp)
+            {
+                if (!_incrementalAdds.TryGetValue(liveKey, out var adds))
+                    _incrementalAdds[liveKey] = adds = new List<(RedisValue, double)>();
+                adds.Add((isdn, score));
                 return;
-            var key = SyncKeys.Temp(liveKey);
-            _recTasks.Enqueue(SyncKeys.Classify(Keys, liveKey, out _) == IndexKind.Service
-                ? Db.SortedSetAddAsync(key, [.. buf.Select(b => new SortedSetEntry(b.Member, b.Score))])
-                : Db.SetAddAsync(key, [.. buf.Select(b => b.Member)]));
+            }
+            if (!_indexBuffers.TryGetValue(liveKey, out var buf))
+                _indexBuffers[liveKey] = buf = new List<(string, double)>(IndexChunk);
+            buf.Add((isdn, score));
+            if (buf.Count >= IndexChunk)
+            {
+                await FlushIndexAsync(liveKey, buf, pipe, ct);
+                buf.Clear();
+            }
         }
 
-        public Task FlushIndexesAsync(CancellationToken ct)
+        // ZADD/SADD of up to IndexChunk members into the temporary index.
+        async ValueTask FlushIndexAsync(string liveKey, List<(string Member, double Score)> buf, RespPipeline? pipe, CancellationToken ct)
+        {
+            if (pipe is null || buf.Count == 0)
+                return;
+            var key = Encoding.UTF8.GetBytes(SyncKeys.Temp(liveKey).ToString());
+            var node = pipe.For(key);
+            var zset = SyncKeys.Classify(Keys, liveKey, out _) == IndexKind.Service;
+            var b = node.Out;
+            b.Command(2 + buf.Count * (zset ? 2 : 1));
+            b.Bulk(zset ? "ZADD"u8 : "SADD"u8);
+            b.Bulk(key);
+            foreach (var (member, score) in buf)
+            {
+                if (zset)
+                    b.Bulk(score);
+                b.Bulk(member);
+            }
+            await pipe.SentAsync(node, 1, ct);
+        }
+
+        public async Task FlushIndexesAsync(RespPipeline? pipe, CancellationToken ct)
         {
             foreach (var (k, buf) in _indexBuffers)
             {
-                FlushIndex(k, buf);
+                await FlushIndexAsync(k, buf, pipe, ct);
                 buf.Clear();
             }
-            return Task.CompletedTask;
         }
 
         public IEnumerable<KeyValuePair<string, List<(RedisValue Member, double Score)>>> PendingIndexAdds() => _incrementalAdds;
-
-        public async Task DrainRecsAsync()
-        {
-            ExecuteRecBatch(all: true);
-            await Task.WhenAll(_recTasks);
-            _recTasks.Clear();
-        }
-
-        public async Task DrainProfilesAsync()
-        {
-            ExecuteProfileBatch(all: true);
-            await Task.WhenAll(_profileTasks);
-            _profileTasks.Clear();
-        }
     }
 }
