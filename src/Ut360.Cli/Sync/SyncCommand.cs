@@ -145,6 +145,10 @@ public static class SyncCommand
     static async Task<int> PrintHistoryAsync(NpgsqlDataSource db, int limit, CancellationToken ct)
     {
         var inv = CultureInfo.InvariantCulture;
+        // Piped into a file or another program, the console has no width: do not squeeze the
+        // table into 80 columns.
+        if (Console.IsOutputRedirected)
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 200);
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("id", "kind", "trigger", "started (UTC)", "finished", "duration", "written", "deleted", "subscribers", "outcome", "message");
         await foreach (var r in SyncRuns.HistoryAsync(db, limit, ct))
@@ -155,11 +159,20 @@ public static class SyncCommand
                 r.FinishedAt?.UtcDateTime.ToString("HH:mm:ss", inv) ?? "",
                 r.DurationMs is { } d ? (d / 1000.0).ToString("0.0", inv) + " s" : "",
                 r.KeysWritten.ToString("N0", inv), r.KeysDeleted.ToString("N0", inv), r.Subscribers.ToString("N0", inv),
-                r.Outcome, Markup.Escape(r.Message ?? ""));
+                Outcome(r.Outcome), Markup.Escape(r.Message ?? ""));
         }
         AnsiConsole.Write(table);
         return 0;
     }
+
+    // An interrupted run (its process died before recording an outcome) stands out like a failure.
+    static string Outcome(string outcome) => outcome switch
+    {
+        SyncOutcome.Succeeded => "[green]" + outcome + "[/]",
+        SyncOutcome.Failed or SyncOutcome.Interrupted => "[red]" + outcome + "[/]",
+        SyncOutcome.Skipped => "[yellow]" + outcome + "[/]",
+        _ => Markup.Escape(outcome),
+    };
 
     static async Task<int> EmitRespAsync(NpgsqlDataSource db, RedisKeys keys, string file, CancellationToken ct)
     {

@@ -192,6 +192,11 @@ sealed class RespPipeline : IAsyncDisposable
                 }
                 return node;
             }
+            catch (Exception ex) when (ex is SocketException or IOException or System.Security.Authentication.AuthenticationException)
+            {
+                client.Dispose();
+                throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, $"Redis {endPoint}: {ex.Message}", ex);
+            }
             catch
             {
                 client.Dispose();
@@ -210,7 +215,19 @@ sealed class RespPipeline : IAsyncDisposable
             // The spare's previous write has completed (awaited above): it becomes the buffer to fill.
             (Out, _spare) = (_spare, Out);
             Out.ResetAfterSend();
-            _writing = _stream.WriteAsync(_spare.Memory, ct).AsTask();
+            _writing = WriteAsync(_spare.Memory, ct);
+        }
+
+        async Task WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct)
+        {
+            try
+            {
+                await _stream.WriteAsync(bytes, ct);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException)
+            {
+                throw new RedisConnectionException(ConnectionFailureType.SocketFailure, $"Redis {_endPoint}: {ex.Message}", ex);
+            }
         }
 
         public async Task DrainAsync(TimeSpan timeout, CancellationToken ct)
@@ -307,7 +324,7 @@ sealed class RespPipeline : IAsyncDisposable
 
 /// An error reply (or several) from the bulk pipeline.
 public sealed class RedisPipelineException(long errors, long commands, string first)
-    : Exception($"Redis refused {errors} of {commands} bulk commands; first: {first}")
+    : RedisException($"Redis refused {errors} of {commands} bulk commands; first: {first}")
 {
     public long Errors { get; } = errors;
 }

@@ -41,7 +41,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         if (session is null)
         {
             var message = "another sync is running";
-            long? id = request.DryRun ? null : await SyncRuns.RecordSkippedAsync(db, request.Kind, request.Trigger, message, ct);
+            long? id = request.DryRun ? null : await SyncRuns.RecordSkippedAsync(db, request.Kind, request.Trigger, message, keys.Namespace, ct);
             return new SyncResult { RunId = id, Outcome = SyncOutcome.Skipped, Kind = request.Kind, Message = message };
         }
         return await session.ExecuteAsync(progress, ct);
@@ -60,7 +60,10 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             long? runId = null;
             DateTimeOffset started = DateTimeOffset.UtcNow;
             if (!request.DryRun)
-                (runId, started) = await SyncRuns.StartAsync(db, request.Kind, request.Trigger, request.ChangedSince, ct);
+            {
+                await SyncRuns.MarkInterruptedAsync(db, keys.Namespace, ct);
+                (runId, started) = await SyncRuns.StartAsync(db, request.Kind, request.Trigger, request.ChangedSince, keys.Namespace, ct);
+            }
             return new SyncSession(this, request, lease, runId, started, since);
         }
         catch

@@ -13,6 +13,9 @@ public static class SyncOutcome
     public const string Failed = "failed";
     public const string Skipped = "skipped";
     public const string DryRun = "dry-run";
+
+    /// A run whose process died before recording an outcome, found by the next sync.
+    public const string Interrupted = "interrupted";
 }
 
 public sealed record SyncRequest

@@ -14,8 +14,8 @@ public sealed record SyncRunRow(
 public static class SyncRuns
 {
     const string InsertSql = """
-        INSERT INTO sync_runs (kind, trigger, changed_since, host)
-        VALUES (@kind, @trigger, @changed_since, @host)
+        INSERT INTO sync_runs (kind, trigger, changed_since, host, namespace)
+        VALUES (@kind, @trigger, @changed_since, @host, @namespace)
         RETURNING id, started_at
         """;
 
@@ -35,10 +35,35 @@ public static class SyncRuns
          LIMIT @limit
         """;
 
+    // A run still 'running' in our namespace while we hold the lock cannot be alive: the lock
+    // goes with its holder's connection, so its process died (kill -9, a crash, a lost server)
+    // before it could record an outcome.
+    const string InterruptSql = """
+        UPDATE sync_runs
+           SET outcome = 'interrupted', finished_at = now(),
+               message = 'ended without recording an outcome (process killed or connection lost); found by the next sync at ' ||
+                         to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+         WHERE outcome = 'running' AND coalesce(namespace, 'ut360') = @namespace
+        RETURNING id
+        """;
+
+    /// Marks the namespace's 'running' rows as interrupted. Call only while holding SyncLock.
+    public static async Task<IReadOnlyList<long>> MarkInterruptedAsync(NpgsqlDataSource db, string ns, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(InterruptSql);
+        cmd.Parameters.AddWithValue("namespace", ns);
+        var ids = new List<long>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            ids.Add(r.GetInt64(0));
+        return ids;
+    }
+
     public static async Task<(long Id, DateTimeOffset StartedAt)> StartAsync(
-        NpgsqlDataSource db, string kind, string trigger, string? changedSince, CancellationToken ct)
+        NpgsqlDataSource db, string kind, string trigger, string? changedSince, string ns, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(InsertSql);
+        cmd.Parameters.AddWithValue("namespace", ns);
         cmd.Parameters.AddWithValue("kind", kind);
         cmd.Parameters.AddWithValue("trigger", trigger);
         cmd.Parameters.AddWithValue("changed_since", (object?)changedSince ?? DBNull.Value);
@@ -50,9 +75,9 @@ public static class SyncRuns
 
     /// A run that could not start because another holds the lock is still recorded, so an
     /// operator reading the history sees why a scheduled run did nothing.
-    public static async Task<long> RecordSkippedAsync(NpgsqlDataSource db, string kind, string trigger, string message, CancellationToken ct)
+    public static async Task<long> RecordSkippedAsync(NpgsqlDataSource db, string kind, string trigger, string message, string ns, CancellationToken ct)
     {
-        var (id, _) = await StartAsync(db, kind, trigger, null, ct);
+        var (id, _) = await StartAsync(db, kind, trigger, null, ns, ct);
         await FinishAsync(db, id, new SyncResult { RunId = id, Outcome = SyncOutcome.Skipped, Message = message }, ct);
         return id;
     }
