@@ -71,6 +71,15 @@ ENC_PROFILE="$("${R[@]}" object encoding "ut360:profile:$("${R[@]}" zrange ut360
 NOT_LISTPACK="$("${R[@]}" --scan --pattern 'ut360:*:*' | head -2000 | while read -r k; do
   [[ "$k" == ut360:rec:* || "$k" == ut360:profile:* ]] && echo "object encoding $k"; done | "${R[@]}" | grep -vc listpack || true)"
 
+# Where the bytes are: MEMORY STATS (Redis's own accounting) and MEMORY USAGE of the records.
+mstat() { "${R[@]}" memory stats | tr -d '\r' | awk -v k="$1" 'p==k {print; exit} {p=$0}'; }
+MS_MAIN="$(mstat overhead.hashtable.main)"; MS_EXPIRES="$(mstat overhead.hashtable.expires)"
+MS_DATASET="$(mstat dataset.bytes)"; MS_OVERHEAD="$(mstat overhead.total)"; MS_FRAG="$(mstat allocator-fragmentation.bytes)"
+SAMPLE="$("${R[@]}" zrange ut360:idx:service:EasyCredit 0 0)"
+MU_REC="$("${R[@]}" memory usage "ut360:rec:$SAMPLE")"; MU_PROFILE="$("${R[@]}" memory usage "ut360:profile:$SAMPLE")"
+read -r MU_PMIN MU_PMAX MU_PN < <("${R[@]}" zrange ut360:idx:service:EasyCredit 0 1999 | sed 's/^/memory usage ut360:profile:/' | "${R[@]}" |
+  awk 'NR==1{mn=$1;mx=$1} {if($1<mn)mn=$1; if($1>mx)mx=$1; n++} END{print mn, mx, n}')
+
 echo "== ut360 sync again (refresh over the previous version)"
 t0=$(now); "$ROOT/ut360" sync >"$WORK/sync2.txt"; t1=$(now)
 SYNC_WARM=$(secs "$t0" "$t1")
@@ -107,10 +116,19 @@ Both runs write into an empty redis-server of the bench's own with the project's
 | used_memory of the data (minus the empty server's ${BASE_MEM}) ÷ raw bytes (${RAW_BYTES}) | ${RATIO_RAW} | ≤ 1.3 | $(ok "$RATIO_RAW" 1.3) |
 | used_memory after the pipe (same data) | ${PIPE_MEM} bytes | | |
 | keys | ${DBSIZE} | | |
+| MEMORY STATS after the sync | dataset.bytes ${MS_DATASET}; overhead.total ${MS_OVERHEAD} (overhead.hashtable.main ${MS_MAIN}, overhead.hashtable.expires ${MS_EXPIRES}); allocator-fragmentation.bytes ${MS_FRAG} | | |
+| MEMORY USAGE of one rec / one profile | ${MU_REC} / ${MU_PROFILE} bytes; profiles sampled: ${MU_PN}, from ${MU_PMIN} to ${MU_PMAX} bytes | | |
 | OBJECT ENCODING rec / profile | ${ENC_REC} / ${ENC_PROFILE}; non-listpack among 2,000 scanned: ${NOT_LISTPACK} | listpack | |
 
 Raw bytes: every key name, hash field name and value, sorted-set and set member (8 bytes per
 score), counted by \`ut360 sync --emit-resp\` while it writes the RESP file.
+
+Why used_memory is above raw bytes: each profile hash is one listpack of 2,049–2,560 bytes, which
+jemalloc serves from its 2,560-byte size class (the sampled MEMORY USAGE above: that class plus
+the key, object header and dictionary entry), so ~285 bytes per profile are rounding; the main
+and expires dictionaries (overhead.hashtable.*) add ~85 bytes per record key. The same commands
+sent by \`redis-cli --pipe\` land on the same used_memory (row above), so this is the layout's
+cost on this Redis, not the sync's. See docs/redis.md, "Memory".
 
 Summary printed by the first sync:
 \`\`\`
