@@ -184,18 +184,57 @@ public static class SubscriberQueries
 
     /// The monthly_arpu JSON (UTF-8) of every profile, or of the profiles updated at or after a
     /// time, by ISDN; a profile without months is absent.
-    public static async Task<Dictionary<string, byte[]>> ReadMonthlyJsonAsync(NpgsqlConnection conn, DateTime? changedSince, CancellationToken ct)
+    public static async Task<MonthlyJson> ReadMonthlyJsonAsync(NpgsqlConnection conn, DateTime? changedSince, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(changedSince is null
             ? MonthlyJsonSql + " GROUP BY m.isdn"
             : MonthlyJsonSql + " WHERE m.isdn IN (SELECT isdn FROM subscriber_360_profiles WHERE updated_at >= @since) GROUP BY m.isdn", conn);
         if (changedSince is { } since)
             cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
-        var months = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var months = new MonthlyJson();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            months[reader.GetString(0)] = reader.GetFieldValue<byte[]>(1);
+            months.Add(reader.GetString(0), reader);
         return months;
+    }
+
+    /// Only what the rec hash and the meta use, for the sync (the API reads every column).
+    const string SyncRecommendationColumns = """
+        isdn, subscriber_type, service_type, advance_amount, revenue_per_advance, cluster_group,
+        bad_debt_risk, arpu_avg_6m, arpu_growth_rate, arpu_trend, customer_value_score,
+        advance_readiness_score, priority_score, recommendation_date
+        """;
+
+    /// Every recommendation (or those updated at or after a time) with the columns the rec hash
+    /// and the meta need, in no particular order (a sequential scan).
+    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsForSyncAsync(
+        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT {SyncRecommendationColumns} FROM recommendations {(changedSince is null ? "" : "WHERE updated_at >= @since")}", conn);
+        if (changedSince is { } since)
+            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            yield return new Recommendation
+            {
+                Isdn = r.GetString(0),
+                SubscriberType = r.GetString(1),
+                ServiceType = r.GetString(2),
+                AdvanceAmount = r.GetDecimal(3),
+                RevenuePerAdvance = r.GetDecimal(4),
+                ClusterGroup = r.IsDBNull(5) ? null : r.GetInt32(5),
+                BadDebtRisk = r.GetString(6),
+                ArpuAvg6m = Dec(r, 7),
+                ArpuGrowthRate = Dec(r, 8),
+                ArpuTrend = Str(r, 9),
+                CustomerValueScore = Dec(r, 10),
+                AdvanceReadinessScore = Dec(r, 11),
+                PriorityScore = Dec(r, 12),
+                RecommendationDate = r.GetFieldValue<DateOnly>(13),
+            };
+        }
     }
 
     static Recommendation ReadRecommendation(NpgsqlDataReader r) => new()
@@ -328,3 +367,33 @@ public static class SubscriberQueries
     }
 }
 
+/// Each subscriber's monthly_arpu JSON, packed into large shared buffers (one allocation per
+/// 1 MB instead of one per subscriber: the whole set lives until the profiles are written, and
+/// 200,000 small arrays would be copied through every GC generation).
+public sealed class MonthlyJson
+{
+    const int ChunkSize = 1 << 20;
+    readonly List<byte[]> _chunks = [];
+    readonly Dictionary<string, (int Chunk, int Offset, int Length)> _byIsdn = new(StringComparer.Ordinal);
+    int _used = ChunkSize;
+
+    public int Count => _byIsdn.Count;
+
+    internal void Add(string isdn, NpgsqlDataReader reader)
+    {
+        var length = (int)reader.GetBytes(1, 0, null, 0, 0);
+        if (_used + length > ChunkSize)
+        {
+            _chunks.Add(new byte[Math.Max(ChunkSize, length)]);
+            _used = 0;
+        }
+        var chunk = _chunks[^1];
+        reader.GetBytes(1, 0, chunk, _used, length);
+        _byIsdn[isdn] = (_chunks.Count - 1, _used, length);
+        _used += length;
+    }
+
+    /// The subscriber's monthly_arpu JSON, or empty when it has no months.
+    public ReadOnlySpan<byte> For(string isdn) =>
+        _byIsdn.TryGetValue(isdn, out var at) ? _chunks[at.Chunk].AsSpan(at.Offset, at.Length) : default;
+}

@@ -420,7 +420,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             var encoder = new RecordEncoder();
             await using (var conn = await db.OpenConnectionAsync(pct))
             {
-                await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, sinceUtc, 0, 1, pct))
+                await foreach (var r in SubscriberQueries.StreamRecommendationsForSyncAsync(conn, sinceUtc, pct))
                     await w.AddRecAsync(r, encoder, pipe, pct);
             }
             mark("read recommendations");
@@ -453,7 +453,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
                 // The row's own updated_at, so the hash depends on the data alone (a dual write
                 // and a later sync write the same bytes).
                 var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
-                await w.AddProfileAsync(p, months.GetValueOrDefault(p.Isdn), updated, encoder, pipe, pct);
+                await w.AddProfileAsync(p, months.For(p.Isdn), updated, encoder, pipe, pct);
             }
             await tx.CommitAsync(pct);
             mark("read profiles");
@@ -600,7 +600,8 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             }
         }
 
-        public ValueTask AddProfileAsync(Profile p, byte[]? monthlyJson, DateTimeOffset updatedAt, RecordEncoder encoder,
+        // Not async (a span parameter): the encoding is synchronous, only the send may wait.
+        public ValueTask AddProfileAsync(Profile p, ReadOnlySpan<byte> monthlyJson, DateTimeOffset updatedAt, RecordEncoder encoder,
             RespPipeline? pipe, CancellationToken ct)
         {
             ProfileIsdns.Add(p.Isdn);
