@@ -390,6 +390,9 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
     // pipeline: recommendations (rec hashes and the index members) and profiles (read with their
     // months in one snapshot). Each reads a row, encodes it straight into RESP and moves on; the
     // pipeline sends in large buffers and checks the replies concurrently (see RespPipeline).
+    // ISDN ranges of the profiles: months of one are aggregated while the previous one streams.
+    const int ProfileParts = 4;
+
     async Task StreamAsync(Writer w, DateTimeOffset? since, bool temp, Action<string> mark, CancellationToken ct)
     {
         // A full sync builds each index from scratch under its temporary name.
@@ -429,9 +432,10 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
                 await pipe.CompleteAsync(pct);
             mark("write recs and indexes");
         });
-        // Months are aggregated by PostgreSQL on a connection of their own (its slowest query,
-        // ~4 s for the default dataset) while the recommendations stream; the profiles follow in
-        // the same snapshot (exported from the months' transaction), joined by ISDN in memory.
+        // Months are aggregated by PostgreSQL (its slowest query, ~4 s for the default dataset)
+        // on a connection of their own, one ISDN range at a time, one range ahead of the profiles,
+        // which follow on a second connection in the same snapshot (exported by the first) and
+        // are joined with their months by ISDN in memory.
         var profiles = Guard(async () =>
         {
             await using var pipe = w.DryRun ? null : await RespPipeline.OpenAsync(redis, database, pct);
@@ -445,16 +449,49 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, pct);
             await using (var import = new NpgsqlCommand($"SET TRANSACTION SNAPSHOT '{snapshot.Replace("'", "''", StringComparison.Ordinal)}'", conn, tx))
                 await import.ExecuteNonQueryAsync(pct);
-            var months = await SubscriberQueries.ReadMonthlyJsonAsync(monthsConn, sinceUtc, pct);
-            await monthsTx.CommitAsync(pct);
-            mark("read months");
-            await foreach (var p in SubscriberQueries.StreamProfileRowsAsync(conn, sinceUtc, pct))
+            var ranges = since is null ? await SubscriberQueries.SplitProfilesAsync(monthsConn, ProfileParts, pct) : [IsdnRange.All];
+
+            var ready = System.Threading.Channels.Channel.CreateBounded<MonthlyJson>(1);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(pct);
+            var monthsReader = Task.Run(async () =>
             {
-                // The row's own updated_at, so the hash depends on the data alone (a dual write
-                // and a later sync write the same bytes).
-                var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
-                await w.AddProfileAsync(p, months.For(p.Isdn), updated, encoder, pipe, pct);
+                try
+                {
+                    foreach (var range in ranges)
+                        await ready.Writer.WriteAsync(await SubscriberQueries.ReadMonthlyJsonAsync(monthsConn, sinceUtc, range, stop.Token), stop.Token);
+                    ready.Writer.TryComplete();
+                }
+                catch (Exception ex)
+                {
+                    ready.Writer.TryComplete(ex);
+                    throw;
+                }
+            }, stop.Token);
+            try
+            {
+                var part = 0;
+                await foreach (var months in ready.Reader.ReadAllAsync(pct))
+                {
+                    if (part == 0)
+                        mark("read months (first part)");
+                    await foreach (var p in SubscriberQueries.StreamProfileRowsAsync(conn, sinceUtc, ranges[part++], pct))
+                    {
+                        // The row's own updated_at, so the hash depends on the data alone (a dual
+                        // write and a later sync write the same bytes).
+                        var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
+                        await w.AddProfileAsync(p, months.For(p.Isdn), updated, encoder, pipe, pct);
+                    }
+                }
+                await monthsReader;
             }
+            finally
+            {
+                // On failure the months reader may be waiting on the channel or PostgreSQL: stop it
+                // before its connection goes away.
+                await stop.CancelAsync();
+                try { await monthsReader; } catch (Exception) when (!monthsReader.IsCompletedSuccessfully) { /* reported by the stream itself */ }
+            }
+            await monthsTx.CommitAsync(pct);
             await tx.CommitAsync(pct);
             mark("read profiles");
             if (pipe is not null)
