@@ -14,9 +14,10 @@ namespace Ut360.Data.Sync;
 ///
 /// A full sync, in order (see docs/redis.md for what a reader can observe at each step):
 ///  1. read what Redis holds: live index keys and members, leftovers of a killed sync;
-///  2. stream recommendations and profiles from PostgreSQL (two connections, in parallel),
-///     writing every rec/profile hash with its 7-day TTL and the new indexes under temporary
-///     keys "{live}:next", pipelined;
+///  2. stream recommendations and profiles from PostgreSQL (two streams in parallel, see
+///     StreamAsync), writing every rec/profile hash with its 7-day TTL and the new indexes under
+///     temporary keys "{live}:next" through RespPipeline (RESP in large buffers, every reply
+///     checked);
 ///  3. record the subscribers gone from PostgreSQL in a pending-deletion set;
 ///  4. publish: RENAME every temporary index over its live key, drop indexes that became empty,
 ///     RENAME the new meta over ut360:meta:stats (standalone: one MULTI/EXEC, so indexes and meta
