@@ -55,39 +55,13 @@ public static class SubscriberQueries
             yield return ReadRecommendation(reader);
     }
 
-    /// Every recommendation, streamed in isdn order (for the full sync).
-    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
-        NpgsqlConnection conn, string? where, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"SELECT {RecommendationColumns} FROM recommendations {where} ORDER BY isdn", conn);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadRecommendation(reader);
-    }
-
-    /// The recommendations whose updated_at is at or after a time (an incremental sync), or all
-    /// of them when it is null; streamed in isdn order.
+    /// The recommendations whose updated_at is at or after a time, or all of them when it is
+    /// null; streamed in isdn order (`sync --emit-resp`, the benchmark's baseline).
     public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
         NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
             $"SELECT {RecommendationColumns} FROM recommendations {(changedSince is null ? "" : "WHERE updated_at >= @since")} ORDER BY isdn", conn);
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadRecommendation(reader);
-    }
-
-    /// One share of the recommendations (id % parts = part; all of them when parts is 1), in no
-    /// particular order (a sequential scan), for readers that split a table over several connections.
-    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
-        NpgsqlConnection conn, DateTime? changedSince, int part, int parts, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"SELECT {RecommendationColumns} FROM recommendations WHERE {(parts == 1 ? "true" : "id % @parts = @part")} {(changedSince is null ? "" : "AND updated_at >= @since")}", conn);
-        cmd.Parameters.AddWithValue("parts", (long)parts);
-        cmd.Parameters.AddWithValue("part", (long)part);
         if (changedSince is { } since)
             cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -112,17 +86,8 @@ public static class SubscriberQueries
             yield return ReadProfile(reader);
     }
 
-    /// Every profile with its months, streamed in isdn order (for the full sync).
-    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
-        NpgsqlConnection conn, string? where, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"{ProfileSelect} {where} ORDER BY p.isdn", conn);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadProfile(reader);
-    }
-
-    /// The profiles whose updated_at is at or after a time, or all of them when it is null.
+    /// The profiles whose updated_at is at or after a time, or all of them when it is null, with
+    /// their months (`sync --emit-resp`).
     public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
         NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
     {
@@ -135,25 +100,9 @@ public static class SubscriberQueries
             yield return ReadProfile(reader);
     }
 
-    /// One share of the profiles (id % parts = part), in no particular order.
-    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
-        NpgsqlConnection conn, DateTime? changedSince, int part, int parts, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"{ProfileSelect} WHERE p.id % @parts = @part {(changedSince is null ? "" : "AND p.updated_at >= @since")}", conn);
-        cmd.Parameters.AddWithValue("parts", (long)parts);
-        cmd.Parameters.AddWithValue("part", (long)part);
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadProfile(reader);
-    }
-
-    /// Every profile (or those updated at or after a time) without its months, in no particular
-    /// order: with ReadMonthlyJsonAsync in the same snapshot, the full sync's read.
-    /// Two sequential scans instead of a correlated subquery per row (5.3 s for the default
-    /// dataset) or two index-ordered scans (random heap access, ~3.5 s of PostgreSQL CPU).
+    /// The profiles of an ISDN range (or those of it updated at or after a time) without their
+    /// months, in no particular order: with ReadMonthlyJsonAsync of the same range in the same
+    /// snapshot, the sync's read (months grouped once instead of a subquery per profile).
     public static async IAsyncEnumerable<Profile> StreamProfileRowsAsync(
         NpgsqlConnection conn, DateTime? changedSince, IsdnRange range, [EnumeratorCancellation] CancellationToken ct)
     {
@@ -165,8 +114,8 @@ public static class SubscriberQueries
             yield return ReadProfile(reader);
     }
 
-    /// Boundaries that cut the profiles into parts of about equal size by ISDN (in the
-    /// database's own order, so every ISDN falls in exactly one IsdnRange.Split part).
+    /// ISDN ranges that cut the profiles into parts of about equal size, bounded in the
+    /// database's own collation, so every ISDN falls in exactly one of them.
     public static async Task<IReadOnlyList<IsdnRange>> SplitProfilesAsync(NpgsqlConnection conn, int parts, CancellationToken ct)
     {
         if (parts <= 1)
