@@ -83,7 +83,7 @@ public static class BulkApi
 
         var (views, lookup, _) = await store.GetManyAsync(unique, ct);
         timing.Merge(lookup);
-        timing.Outcome = lookup.Outcome == CacheOutcome.Hit ? CacheOutcome.Miss : lookup.Outcome;
+        timing.Outcome = lookup.Outcome <= CacheOutcome.Hit ? CacheOutcome.Miss : lookup.Outcome;
         var (results, found) = Serialize(unique, views);
         if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
         {

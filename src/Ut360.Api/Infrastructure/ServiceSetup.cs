@@ -27,6 +27,11 @@ public static class ServiceSetup
         if (config["ApiKeysFile"] is { Length: > 0 } keysFile)
             config.AddJsonFile(keysFile, optional: true, reloadOnChange: false);
 
+        // Requests run on the socket's own I/O thread instead of hopping to the thread pool: no
+        // handler blocks (every wait is awaited), and a cached UC1 answer then costs one thread
+        // wake-up instead of two (bench/results/api.md).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.GetValue("Api:InlineScheduling", true));
+
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
@@ -53,10 +58,17 @@ public static class ServiceSetup
             // before it completes would see Redis as down and start on the PostgreSQL fallback.
             c.ConnectTimeout = Math.Max(5_000, o.TimeoutMs);
             c.ReconnectRetryPolicy = new LinearRetry(1_000);
+            c.SocketManager = SocketManager.ThreadPool;
             return ConnectionMultiplexer.Connect(c);
         });
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
         services.AddSingleton(sp => new IsdnCipher(sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey));
+
+        services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
+        services.AddSingleton(sp => NearCacheFor<ProfileView>(sp, o => o.Profiles));
+        services.AddSingleton<NearCacheInvalidator>();
+        services.AddHostedService(sp => sp.GetRequiredService<NearCacheInvalidator>());
 
         services.AddSingleton<ApiMetrics>();
         services.AddSingleton<RedisGate>();
@@ -140,5 +152,11 @@ public static class ServiceSetup
             return Task.CompletedTask;
         }));
         return builder;
+    }
+
+    static NearCache<T> NearCacheFor<T>(IServiceProvider sp, Func<NearCacheOptions, int> capacity) where T : class
+    {
+        var o = sp.GetRequiredService<IOptions<NearCacheOptions>>().Value;
+        return new NearCache<T>(capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds));
     }
 }
