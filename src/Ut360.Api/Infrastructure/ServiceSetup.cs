@@ -54,11 +54,13 @@ public static class ServiceSetup
             c.AbortOnConnectFail = false;              // start even when Redis is down
             c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
             c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;
+            // Async timeouts are only noticed on a heartbeat (1 s by default): check at least twice
+            // per budget, so a slow Redis costs a request about its budget, not a second.
+            c.HeartbeatInterval = TimeSpan.FromMilliseconds(Math.Clamp(o.TimeoutMs / 2, 50, 1_000));
             // The first connect waits this long (a busy host can take over a second); requests made
             // before it completes would see Redis as down and start on the PostgreSQL fallback.
             c.ConnectTimeout = Math.Max(5_000, o.TimeoutMs);
             c.ReconnectRetryPolicy = new LinearRetry(1_000);
-            c.SocketManager = SocketManager.ThreadPool;
             return ConnectionMultiplexer.Connect(c);
         });
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
