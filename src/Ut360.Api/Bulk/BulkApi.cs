@@ -26,6 +26,33 @@ public static class BulkApi
             .RequireAuthorization(Roles.Campaign)
             // No .Accepts(): its content-type routing would turn other bodies into 404/415 instead
             // of the 400 naming "body" that clients get; the accepted shapes are in the summary.
+            .AddOpenApiOperationTransformer(async (op, ctx, ct) =>
+            {
+                var json = await ctx.GetOrCreateSchemaAsync(typeof(BulkRequest), null, ct);
+                var text = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Description = "One ISDN per line; an optional header line \"isdn\"." };
+                op.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+                {
+                    Required = true,
+                    Description = "1–10,000 encrypted ISDNs.",
+                    Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
+                    {
+                        ["application/json"] = new() { Schema = json },
+                        ["text/csv"] = new() { Schema = text },
+                        ["text/plain"] = new() { Schema = text },
+                        ["multipart/form-data"] = new()
+                        {
+                            Schema = new Microsoft.OpenApi.OpenApiSchema
+                            {
+                                Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                                Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
+                                {
+                                    ["file"] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
+                                },
+                            },
+                        },
+                    },
+                };
+            })
             .WithName("BulkLookup")
             .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
         return app;

@@ -147,12 +147,31 @@ public static class ServiceSetup
             })
             .AddPrometheusExporter());
 
-        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        services.AddOpenApi(o =>
         {
-            doc.Info.Title = "UT360 Recommendations API";
-            doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                doc.Info.Title = "UT360 Recommendations API";
+                doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
+                doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+                doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+                doc.Components.SecuritySchemes[ApiKeyHandler.SchemeName] = new Microsoft.OpenApi.OpenApiSecurityScheme
+                {
+                    Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
+                    In = Microsoft.OpenApi.ParameterLocation.Header,
+                    Name = ApiKeyHandler.Header,
+                    Description = "An API key from Auth:Keys; its roles decide which endpoints it may call.",
+                };
+                return Task.CompletedTask;
+            });
+            // Every endpoint behind a role names the key scheme, so the reference page asks for it.
+            o.AddOperationTransformer((op, ctx, _) =>
+            {
+                if (ctx.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Any())
+                    op.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(ApiKeyHandler.SchemeName, ctx.Document)] = [] }];
+                return Task.CompletedTask;
+            });
+        });
         return builder;
     }
 
