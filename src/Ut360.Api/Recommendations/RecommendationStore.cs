@@ -133,11 +133,7 @@ public sealed class RecommendationStore(
     {
         try
         {
-            var database = redis.GetDatabase();
-            var fills = new List<Task>();
-            foreach (var row in rows)
-                fills.Add(CacheFill.FillHashIfAbsentAsync(database, keys.Rec(row.Isdn), RecordCodec.EncodeRec(row), RedisKeys.RecordTtl));
-            await Task.WhenAll(fills);
+            await CacheFill.FillHashesIfAbsentAsync(redis, [.. rows.Select(r => (keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
         }
         catch (Exception e) when (RedisGate.IsRedisFault(e))
         {
