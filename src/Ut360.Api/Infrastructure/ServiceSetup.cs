@@ -110,16 +110,18 @@ public static class ServiceSetup
         services.AddRateLimiter(o =>
         {
             var limits = config.GetSection("Api").Get<ApiOptions>() ?? new ApiOptions();
+            var bucket = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limits.RateLimitBurst,
+                TokensPerPeriod = limits.RateLimitPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            };
+            Func<string, TokenBucketRateLimiterOptions> perKey = _ => bucket;   // made once, not per request
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
                 http.User.Identity is { IsAuthenticated: true, Name: { } key }
-                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = limits.RateLimitBurst,
-                        TokensPerPeriod = limits.RateLimitPerSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    })
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, perKey)
                     : RateLimitPartition.GetNoLimiter(""));
             o.OnRejected = async (ctx, ct) =>
             {
