@@ -63,15 +63,17 @@ public sealed class PrivateRedis : IDisposable
     }
 }
 
-public sealed class RedisFaultFactory : ApiFactory
+/// The API against a redis-server of the test class's own, holding subscribers 1–`count`
+/// (also in PostgreSQL), with a 200 ms circuit so recovery is quick to observe.
+public abstract class PrivateRedisFactory(int count, params (string Key, string Value)[] settings) : ApiFactory
 {
     public PrivateRedis RedisServer { get; } = new();
     protected override string? RedisConnectionString => RedisServer.ConnectionString;
-    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:BreakerOpenMs", "200")];
+    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:BreakerOpenMs", "200"), .. settings];
 
     protected override async Task SeedAsync()
     {
-        var ids = Enumerable.Range(1, 50).ToArray();
+        var ids = Enumerable.Range(1, count).ToArray();
         await ApiTestData.InsertAsync(Db.DataSource, ids);
         await ApiTestData.SyncAsync(Redis.Db, Redis.Keys, ids);
     }
@@ -82,6 +84,8 @@ public sealed class RedisFaultFactory : ApiFactory
         RedisServer.Dispose();
     }
 }
+
+public sealed class RedisFaultFactory() : PrivateRedisFactory(50);
 
 public sealed class RedisFaultTests(RedisFaultFactory api) : IClassFixture<RedisFaultFactory>
 {
@@ -132,26 +136,8 @@ public sealed class RedisFaultTests(RedisFaultFactory api) : IClassFixture<Redis
 }
 
 /// A Redis that answers too late: its clients paused (CLIENT PAUSE), so commands wait
-/// unanswered, as on an overloaded server.
-public sealed class SlowRedisFactory : ApiFactory
-{
-    public PrivateRedis RedisServer { get; } = new();
-    protected override string? RedisConnectionString => RedisServer.ConnectionString;
-    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:TimeoutMs", "200"), ("Redis:BreakerOpenMs", "200")];
-
-    protected override async Task SeedAsync()
-    {
-        var ids = Enumerable.Range(1, 20).ToArray();
-        await ApiTestData.InsertAsync(Db.DataSource, ids);
-        await ApiTestData.SyncAsync(Redis.Db, Redis.Keys, ids);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        RedisServer.Dispose();
-    }
-}
+/// unanswered, as on an overloaded server; the API's budget is 200 ms.
+public sealed class SlowRedisFactory() : PrivateRedisFactory(20, ("Redis:TimeoutMs", "200"));
 
 public sealed class SlowRedisTests(SlowRedisFactory api) : IClassFixture<SlowRedisFactory>
 {
