@@ -43,6 +43,8 @@ curl -fs "$BASE/health/ready" >/dev/null || { cat "$OUT/api.log" >&2; say "the A
 
 say "sampling 20,000 ISDNs of $DB"
 "${PSQL[@]}" -c "SELECT isdn FROM recommendations ORDER BY md5(isdn || 'bench') LIMIT 20000" >"$OUT/isdns.txt"
+# ISDNs outside the sample, each used once by the UC6 cases that must not meet the near cache.
+"${PSQL[@]}" -c "SELECT isdn FROM recommendations WHERE md5(isdn || 'bench') > (SELECT max(h) FROM (SELECT md5(isdn || 'bench') h FROM recommendations ORDER BY 1 LIMIT 20000) s) ORDER BY md5(isdn || 'cold') LIMIT 100000" >"$OUT/cold.txt"
 esc() { sed -e 's|/|%2F|g' -e 's|+|%2B|g'; }
 esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/recommendations/|" >"$OUT/uc1.txt"
 esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/profiles/|" >"$OUT/uc5.txt"
@@ -99,20 +101,44 @@ peak_run() { # name urls-file|url → requests/s
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
 NGINX_RATE="$(rate_run nginx "http://127.0.0.1:$NGINX_PORT/rec.json")"
-UC1_RATE="$(rate_run uc1 "$OUT/uc1.txt")"
-UC5_RATE="$(rate_run uc5 "$OUT/uc5.txt")"
 RATE_SAVED="$RATE"; RATE=200; UC2_RATE="$(rate_run uc2 "$OUT/uc2.txt")"; RATE="$RATE_SAVED"
+metric() { curl -fs "$1/metrics" | awk -v m="$2" 'index($1, m "{") == 1 || $1 == m {print $2}' | head -1; }
+near_share() { # base run-name urls-file: UC rate run, printing the share of records answered in process
+  local n0 h0 n1 h1
+  n0="$(metric "$1" ut360_cache_near_hits_total)"; h0="$(metric "$1" ut360_cache_hits_total)"
+  rate_run "$2" "$3"
+  n1="$(metric "$1" ut360_cache_near_hits_total)"; h1="$(metric "$1" ut360_cache_hits_total)"
+  python3 -c "n=${n1:-0}-${n0:-0}; h=${h1:-0}-${h0:-0}; print(f'{100*n/max(1,n+h):.1f}', file=open('$OUT/$2.near', 'w'))"
+}
+UC1_RATE="$(near_share "$BASE" uc1 "$OUT/uc1.txt")"
+UC5_RATE="$(near_share "$BASE" uc5 "$OUT/uc5.txt")"
 say "peak runs: 32 connections, 200,000 requests"
 NGINX_PEAK="$(peak_run nginx-peak "http://127.0.0.1:$NGINX_PORT/rec.json")"
 UC1_PEAK="$(peak_run uc1-peak "$OUT/uc1.txt")"
 UC5_PEAK="$(peak_run uc5-peak "$OUT/uc5.txt")"
+say "the same API with its near cache off: every record read from Redis"
+OFF_PORT="$(free_port)"; OFF="http://127.0.0.1:$OFF_PORT"
+(cd "$ROOT/.build/api-bench" && exec dotnet Ut360.Api.dll --urls "$OFF" --contentRoot . \
+   --ConnectionStrings:Postgres "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB" \
+   --ConnectionStrings:Redis "127.0.0.1:$REDIS_PORT" --Redis:Namespace "$NS" \
+   --NearCache:Recommendations 0 --NearCache:Profiles 0 \
+   --Auth:Keys:bench:Key "$KEY" --Auth:Keys:bench:Roles:0 lookup >"$OUT/api-off.log" 2>&1) &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "$OFF/health/ready" >/dev/null && break; sleep 0.2; done
+sed "s|$BASE|$OFF|" "$OUT/uc1.txt" >"$OUT/uc1-off.txt"; sed "s|$BASE|$OFF|" "$OUT/uc5.txt" >"$OUT/uc5-off.txt"
+h2load --h1 -c 8 -n 20000 -i "$OUT/uc1-off.txt" "${H[@]}" >/dev/null; h2load --h1 -c 8 -n 20000 -i "$OUT/uc5-off.txt" "${H[@]}" >/dev/null
+UC1_OFF_RATE="$(rate_run uc1-off "$OUT/uc1-off.txt")"
+UC5_OFF_RATE="$(rate_run uc5-off "$OUT/uc5-off.txt")"
+UC1_OFF_PEAK="$(peak_run uc1-off-peak "$OUT/uc1-off.txt")"
+kill "${pids[-1]}" 2>/dev/null || true
+
 say "redis-benchmark HGETALL on a sampled rec key"
 SAMPLE_KEY="$NS:rec:$(head -1 "$OUT/isdns.txt")"
 redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 HGETALL "$SAMPLE_KEY" >"$OUT/redis-benchmark.txt" 2>&1
 REDIS_LINE="$(grep -A2 'latency summary' "$OUT/redis-benchmark.txt" | tail -1 | xargs)"
 REDIS_TPUT="$(grep -oE 'throughput summary: [0-9.]+' "$OUT/redis-benchmark.txt" | grep -oE '[0-9.]+$')"
 say "UC6 bulk and the export (${RUNS} runs each)"
-BULK="$(python3 "$ROOT/bench/api/bulk.py" "$BASE" "$KEY" "$OUT/isdns.txt" "$REDIS_PORT" "$NS" "$RUNS")"
+BULK="$(python3 "$ROOT/bench/api/bulk.py" "$BASE" "$KEY" "$OUT/isdns.txt" "$REDIS_PORT" "$NS" "$RUNS" "$OUT/cold.txt")"
 
 j() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
 row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j "$2" p999_ms) | $(j "$2" max_ms) | $(j "$2" non_2xx) |"; }
@@ -132,9 +158,11 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "| target | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx |"
   echo "|---|---|---|---|---|---|---|"
   row "nginx, static 600-byte JSON (baseline)" "$NGINX_RATE"
-  row "UC1 GET /recommendations/{isdn}" "$UC1_RATE"
-  row "UC5 GET /profiles/{isdn}" "$UC5_RATE"
+  row "UC1 GET /recommendations/{isdn} ($(cat "$OUT/uc1.near")% of records from the near cache)" "$UC1_RATE"
+  row "UC5 GET /profiles/{isdn} ($(cat "$OUT/uc5.near")% from the near cache)" "$UC5_RATE"
   row "UC2 GET /services/{type}/recommendations, page of 100" "$UC2_RATE"
+  row "UC1, near cache off (every request reads Redis)" "$UC1_OFF_RATE"
+  row "UC5, near cache off" "$UC5_OFF_RATE"
   echo
   echo "## Peak throughput: 32 connections, 200,000 requests, h2load on one thread"
   echo
@@ -143,6 +171,7 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "| nginx, static 600-byte JSON (the machine's HTTP ceiling) | $NGINX_PEAK |"
   echo "| UC1 | $UC1_PEAK |"
   echo "| UC5 | $UC5_PEAK |"
+  echo "| UC1, near cache off | $UC1_OFF_PEAK |"
   echo "| redis-benchmark HGETALL $NS:rec:… ($CONNS connections, no HTTP) | $REDIS_TPUT |"
   echo
   echo "redis-benchmark latency (avg min p50 p95 p99 max, ms): $REDIS_LINE"
@@ -151,7 +180,8 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo
   echo "| case | p50 ms | max ms |"
   echo "|---|---|---|"
-  echo "| UC6 all 10,000 in Redis (answer not cached) | $(j "$BULK" "bulk_all_hit['p50_ms']") | $(j "$BULK" "bulk_all_hit['max_ms']") |"
+  echo "| UC6 all 10,000 in the near cache (answer not cached) | $(j "$BULK" "bulk_all_hit['p50_ms']") | $(j "$BULK" "bulk_all_hit['max_ms']") |"
+  echo "| UC6 all 10,000 in Redis, none in the near cache | $(j "$BULK" "bulk_redis_only['p50_ms']") | $(j "$BULK" "bulk_redis_only['max_ms']") |"
   echo "| UC6 none of the 10,000 in Redis (PostgreSQL = ANY, written back) | $(j "$BULK" "bulk_all_miss['p50_ms']") | $(j "$BULK" "bulk_all_miss['max_ms']") |"
   echo "| export risk/LOW as CSV ($(j "$BULK" "export_low['members']") ISDNs) | $(j "$BULK" "export_low['p50_ms']") | $(j "$BULK" "export_low['max_ms']") |"
   echo
@@ -167,7 +197,8 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "| UC5 p99 ≤ 2× nginx p99 | $uc5p99 ms | $(check "$uc5p99 <= 2 * $ngp99") |"
   echo "| UC1 peak ≥ 0.5× nginx peak | $UC1_PEAK vs $NGINX_PEAK | $(check "$UC1_PEAK >= 0.5 * $NGINX_PEAK") |"
   echo "| UC2 page of 100 p99 ≤ 5 ms | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
-  echo "| UC6 10,000 all-hit p50 ≤ 100 ms | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
+  echo "| UC6 10,000 all-hit p50 ≤ 100 ms (near cache) | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
+  echo "| UC6 10,000 all-hit p50 ≤ 100 ms (Redis only) | $(j "$BULK" "bulk_redis_only['p50_ms']") ms | $(check "$(j "$BULK" "bulk_redis_only['p50_ms']") <= 100") |"
   echo "| UC6 10,000 all-miss p50 ≤ 300 ms | $(j "$BULK" "bulk_all_miss['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_miss['p50_ms']") <= 300") |"
   echo "| export of 180,000 LOW ≤ 1 s | $(j "$BULK" "export_low['p50_ms']") ms | $(check "$(j "$BULK" "export_low['p50_ms']") <= 1000") |"
   echo

@@ -26,6 +26,33 @@ public static class BulkApi
             .RequireAuthorization(Roles.Campaign)
             // No .Accepts(): its content-type routing would turn other bodies into 404/415 instead
             // of the 400 naming "body" that clients get; the accepted shapes are in the summary.
+            .AddOpenApiOperationTransformer(async (op, ctx, ct) =>
+            {
+                var json = await ctx.GetOrCreateSchemaAsync(typeof(BulkRequest), null, ct);
+                var text = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Description = "One ISDN per line; an optional header line \"isdn\"." };
+                op.RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+                {
+                    Required = true,
+                    Description = "1–10,000 encrypted ISDNs.",
+                    Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType>
+                    {
+                        ["application/json"] = new() { Schema = json },
+                        ["text/csv"] = new() { Schema = text },
+                        ["text/plain"] = new() { Schema = text },
+                        ["multipart/form-data"] = new()
+                        {
+                            Schema = new Microsoft.OpenApi.OpenApiSchema
+                            {
+                                Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                                Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
+                                {
+                                    ["file"] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = "binary" },
+                                },
+                            },
+                        },
+                    },
+                };
+            })
             .WithName("BulkLookup")
             .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
         return app;
@@ -83,19 +110,12 @@ public static class BulkApi
 
         var (views, lookup, _) = await store.GetManyAsync(unique, ct);
         timing.Merge(lookup);
-        timing.Outcome = lookup.Outcome == CacheOutcome.Hit ? CacheOutcome.Miss : lookup.Outcome;
+        timing.Outcome = lookup.Outcome <= CacheOutcome.Hit ? CacheOutcome.Miss : lookup.Outcome;
         var (results, found) = Serialize(unique, views);
+        // Not awaited: the answer is in hand, and the next request on this connection is
+        // queued behind the write, so a repeat of the list finds it.
         if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
-        {
-            try
-            {
-                await redis.GetDatabase().StringSetAsync(key, results, RedisKeys.BulkTtl);
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                gate.Failure();
-            }
-        }
+            redis.GetDatabase().StringSet(key, results, RedisKeys.BulkTtl, flags: CommandFlags.FireAndForget);
         return new BulkResult(unique.Length, found, false, results, timing);
     }
 
@@ -129,9 +149,13 @@ public static class BulkApi
     }
 
     /// The structure-G value: a JSON array of {isdn, found, recommendation?}.
-    static (byte[] Json, int Found) Serialize(string[] isdns, RecommendationView?[] views)
+    static (ReadOnlyMemory<byte> Json, int Found) Serialize(string[] isdns, RecommendationView?[] views)
     {
-        var buffer = new ArrayBufferWriter<byte>(isdns.Length * 420 + 16);
+        // Sized from the records' own JSON, so the multi-megabyte buffer is allocated once.
+        var size = 16L;
+        for (var i = 0; i < isdns.Length; i++)
+            size += isdns[i].Length + 64 + (views[i]?.Utf8Json().Length ?? 0);
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(size, Array.MaxLength));
         using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = ApiJson.Web.Options.Encoder, SkipValidation = true });
         var found = 0;
         writer.WriteStartArray();
@@ -144,13 +168,13 @@ public static class BulkApi
             {
                 found++;
                 writer.WritePropertyName("recommendation"u8);
-                JsonSerializer.Serialize(writer, v, ApiJson.Web.RecommendationView);
+                writer.WriteRawValue(v.Utf8Json().Span, skipInputValidation: true);
             }
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
         writer.Flush();
-        return (buffer.WrittenSpan.ToArray(), found);
+        return (buffer.WrittenMemory, found);
     }
 
     static int CountFound(byte[] json)
@@ -174,7 +198,7 @@ public sealed record BulkResponse(int Requested, int Found, int NotFound, bool C
 
 /// Writes the envelope around the results array as bytes, so a cached answer goes out without
 /// being parsed and serialised again.
-public sealed class BulkResult(int requested, int found, bool cached, byte[] results, CacheTiming timing) : IResult, IEndpointMetadataProvider
+public sealed class BulkResult(int requested, int found, bool cached, ReadOnlyMemory<byte> results, CacheTiming timing) : IResult, IEndpointMetadataProvider
 {
     public int Requested => requested;
     public int Found => found;
@@ -192,7 +216,7 @@ public sealed class BulkResult(int requested, int found, bool cached, byte[] res
             writer.WriteNumber("not_found"u8, requested - found);
             writer.WriteBoolean("cached"u8, cached);
             writer.WritePropertyName("results"u8);
-            writer.WriteRawValue(results, skipInputValidation: true);
+            writer.WriteRawValue(results.Span, skipInputValidation: true);
             writer.WriteEndObject();
             await writer.FlushAsync(http.RequestAborted);
         }

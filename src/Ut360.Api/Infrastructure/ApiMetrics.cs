@@ -9,13 +9,15 @@ public sealed class ApiMetrics
 {
     public const string MeterName = "Ut360.Api";
 
-    readonly Counter<long> _hits, _misses, _fallbacks, _redisFailures, _pgReads, _coalesced;
-    long _hitCount, _missCount, _fallbackCount, _pgReadCount, _coalescedCount;
+    readonly Counter<long> _hits, _nearHits, _nearInvalidations, _misses, _fallbacks, _redisFailures, _pgReads, _coalesced;
+    long _hitCount, _nearHitCount, _missCount, _fallbackCount, _pgReadCount, _coalescedCount;
 
     public ApiMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
         _hits = meter.CreateCounter<long>("ut360.cache.hits", description: "Records answered from Redis");
+        _nearHits = meter.CreateCounter<long>("ut360.cache.near_hits", description: "Records answered from the in-process near cache, without a Redis round trip");
+        _nearInvalidations = meter.CreateCounter<long>("ut360.cache.near_invalidations", description: "Times the near cache was cleared because a sync or dual write finished");
         _misses = meter.CreateCounter<long>("ut360.cache.misses", description: "Records Redis lacked, read from PostgreSQL and written back");
         _fallbacks = meter.CreateCounter<long>("ut360.cache.fallbacks", description: "Requests served from PostgreSQL because Redis was unavailable");
         _redisFailures = meter.CreateCounter<long>("ut360.redis.failures", description: "Redis commands that failed or exceeded the timeout budget");
@@ -29,6 +31,7 @@ public sealed class ApiMetrics
     }
 
     public long Hits => Volatile.Read(ref _hitCount);
+    public long NearHits => Volatile.Read(ref _nearHitCount);
     public long Misses => Volatile.Read(ref _missCount);
     public long Fallbacks => Volatile.Read(ref _fallbackCount);
     public long PostgresReads => Volatile.Read(ref _pgReadCount);
@@ -42,6 +45,8 @@ public sealed class ApiMetrics
     double DataAgeSeconds => LastSyncFinished is { } t ? (DateTimeOffset.UtcNow - t).TotalSeconds : -1;
 
     public void Hit(long n = 1) { Interlocked.Add(ref _hitCount, n); _hits.Add(n); }
+    public void NearHit(long n = 1) { Interlocked.Add(ref _nearHitCount, n); _nearHits.Add(n); }
+    public void NearInvalidation() => _nearInvalidations.Add(1);
     public void Miss(long n = 1) { Interlocked.Add(ref _missCount, n); _misses.Add(n); }
     public void Fallback() { Interlocked.Increment(ref _fallbackCount); _fallbacks.Add(1); }
     public void RedisFailure() => _redisFailures.Add(1);

@@ -20,6 +20,24 @@ public static class CacheFill
         return 1
         """;
 
+    /// The same for many hashes in one call: ARGV = ttl, then per key its field count and pairs.
+    const string FillHashesIfAbsent = """
+        local at, written = 2, 0
+        for i = 1, #KEYS do
+          local n = tonumber(ARGV[at])
+          if redis.call('EXISTS', KEYS[i]) == 0 then
+            redis.call('HSET', KEYS[i], unpack(ARGV, at + 1, at + 2 * n))
+            redis.call('PEXPIRE', KEYS[i], ARGV[1])
+            written = written + 1
+          end
+          at = at + 1 + 2 * n
+        end
+        return written
+        """;
+
+    /// Hashes per script call: a few milliseconds of server time, so other clients barely wait.
+    const int FillChunk = 250;
+
     /// Renames a freshly built index into place unless a sync created it meanwhile.
     const string RenameIfAbsent = """
         if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[1]) return 0 end
@@ -38,6 +56,40 @@ public static class CacheFill
             args[2 + 2 * i] = entries[i].Value;
         }
         return db.ScriptEvaluateAsync(FillHashIfAbsent, [key], args);
+    }
+
+    /// Many write-backs (UC6 misses, list pages): on a standalone server a few hundred hashes per
+    /// script call instead of one call each; a Cluster spreads the keys over slots, and a script
+    /// may only touch one slot, so there each hash is its own call.
+    public static Task FillHashesIfAbsentAsync(IConnectionMultiplexer redis, IReadOnlyList<(RedisKey Key, HashEntry[] Entries)> items, TimeSpan ttl)
+    {
+        var db = redis.GetDatabase();
+        var calls = new List<Task>();
+        if (redis.GetServers().Any(s => s.ServerType == ServerType.Cluster))
+        {
+            foreach (var (key, entries) in items)
+                calls.Add(FillHashIfAbsentAsync(db, key, entries, ttl));
+            return Task.WhenAll(calls);
+        }
+        for (var from = 0; from < items.Count; from += FillChunk)
+        {
+            var count = Math.Min(FillChunk, items.Count - from);
+            var keys = new RedisKey[count];
+            var args = new List<RedisValue>(1 + count * 29) { (long)ttl.TotalMilliseconds };
+            for (var i = 0; i < count; i++)
+            {
+                var (key, entries) = items[from + i];
+                keys[i] = key;
+                args.Add(entries.Length);
+                foreach (var e in entries)
+                {
+                    args.Add(e.Name);
+                    args.Add(e.Value);
+                }
+            }
+            calls.Add(db.ScriptEvaluateAsync(FillHashesIfAbsent, keys, [.. args]));
+        }
+        return Task.WhenAll(calls);
     }
 
     public static async Task<bool> RenameIfAbsentAsync(IDatabaseAsync db, RedisKey source, RedisKey target) =>

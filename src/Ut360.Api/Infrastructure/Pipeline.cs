@@ -12,8 +12,8 @@ public static class Pipeline
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        // The web UI's files; API calls skip the file-system probe.
+        app.UseWhen(http => !http.Request.Path.StartsWithSegments("/api"), web => web.UseDefaultFiles().UseStaticFiles());
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();

@@ -27,6 +27,11 @@ public static class ServiceSetup
         if (config["ApiKeysFile"] is { Length: > 0 } keysFile)
             config.AddJsonFile(keysFile, optional: true, reloadOnChange: false);
 
+        // Requests run on the socket's own I/O thread instead of hopping to the thread pool: no
+        // handler blocks (every wait is awaited), and a cached UC1 answer then costs one thread
+        // wake-up instead of two (bench/results/api.md).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.GetValue("Api:InlineScheduling", true));
+
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
@@ -49,6 +54,9 @@ public static class ServiceSetup
             c.AbortOnConnectFail = false;              // start even when Redis is down
             c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
             c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;
+            // Async timeouts are only noticed on a heartbeat (1 s by default): check at least twice
+            // per budget, so a slow Redis costs a request about its budget, not a second.
+            c.HeartbeatInterval = TimeSpan.FromMilliseconds(Math.Clamp(o.TimeoutMs / 2, 50, 1_000));
             // The first connect waits this long (a busy host can take over a second); requests made
             // before it completes would see Redis as down and start on the PostgreSQL fallback.
             c.ConnectTimeout = Math.Max(5_000, o.TimeoutMs);
@@ -57,6 +65,12 @@ public static class ServiceSetup
         });
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
         services.AddSingleton(sp => new IsdnCipher(sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey));
+
+        services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
+        services.AddSingleton(sp => NearCacheFor<ProfileView>(sp, o => o.Profiles));
+        services.AddSingleton<NearCacheInvalidator>();
+        services.AddHostedService(sp => sp.GetRequiredService<NearCacheInvalidator>());
 
         services.AddSingleton<ApiMetrics>();
         services.AddSingleton<RedisGate>();
@@ -96,16 +110,18 @@ public static class ServiceSetup
         services.AddRateLimiter(o =>
         {
             var limits = config.GetSection("Api").Get<ApiOptions>() ?? new ApiOptions();
+            var bucket = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limits.RateLimitBurst,
+                TokensPerPeriod = limits.RateLimitPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            };
+            Func<string, TokenBucketRateLimiterOptions> perKey = _ => bucket;   // made once, not per request
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
                 http.User.Identity is { IsAuthenticated: true, Name: { } key }
-                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = limits.RateLimitBurst,
-                        TokensPerPeriod = limits.RateLimitPerSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    })
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, perKey)
                     : RateLimitPartition.GetNoLimiter(""));
             o.OnRejected = async (ctx, ct) =>
             {
@@ -133,12 +149,37 @@ public static class ServiceSetup
             })
             .AddPrometheusExporter());
 
-        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        services.AddOpenApi(o =>
         {
-            doc.Info.Title = "UT360 Recommendations API";
-            doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((doc, _, _) =>
+            {
+                doc.Info.Title = "UT360 Recommendations API";
+                doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
+                doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+                doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+                doc.Components.SecuritySchemes[ApiKeyHandler.SchemeName] = new Microsoft.OpenApi.OpenApiSecurityScheme
+                {
+                    Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
+                    In = Microsoft.OpenApi.ParameterLocation.Header,
+                    Name = ApiKeyHandler.Header,
+                    Description = "An API key from Auth:Keys; its roles decide which endpoints it may call.",
+                };
+                return Task.CompletedTask;
+            });
+            // Every endpoint behind a role names the key scheme, so the reference page asks for it.
+            o.AddOperationTransformer((op, ctx, _) =>
+            {
+                if (ctx.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Any())
+                    op.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(ApiKeyHandler.SchemeName, ctx.Document)] = [] }];
+                return Task.CompletedTask;
+            });
+        });
         return builder;
+    }
+
+    static NearCache<T> NearCacheFor<T>(IServiceProvider sp, Func<NearCacheOptions, int> capacity) where T : class
+    {
+        var o = sp.GetRequiredService<IOptions<NearCacheOptions>>().Value;
+        return new NearCache<T>(capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds));
     }
 }

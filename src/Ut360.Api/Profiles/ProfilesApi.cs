@@ -81,12 +81,13 @@ public sealed record ProfileView(
 }
 
 /// Cache-aside reads of ut360:profile:{ISDN}; see RecommendationStore for the rules.
-public sealed class ProfileStore(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics)
+public sealed class ProfileStore(
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics, NearCache<ProfileView> near)
 {
     readonly SingleFlight<ProfileView?> _flight = new(metrics);
 
     public Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
-        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn), gate, metrics, _flight,
+        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn), gate, metrics, _flight, near.Enabled ? near : null,
             static s => s.Store.ReadRedisAsync(s.Isdn),
             static (i, s, t) => s.State.Store.LoadAsync(i, s.Fill, t), ct);
 

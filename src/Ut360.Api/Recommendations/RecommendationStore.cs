@@ -11,7 +11,8 @@ namespace Ut360.Api.Recommendations;
 /// PostgreSQL, answers, and writes the hash back with its TTL (never over newer data, see
 /// CacheFill); Redis unavailable → PostgreSQL alone through the RedisGate circuit.
 public sealed class RecommendationStore(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics)
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics,
+    NearCache<RecommendationView> near)
 {
     readonly SingleFlight<RecommendationView?> _flight = new(metrics);
 
@@ -20,10 +21,20 @@ public sealed class RecommendationStore(
 
     /// One recommendation. `fields` is RedisFields or a subset in the same positions (the
     /// unwanted ones null), so ?fields= reads only what it returns.
-    public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct) =>
-        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn, Fields: fields), gate, metrics, _flight,
+    public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct)
+    {
+        // A whole recommendation kept near answers any ?fields= projection; only whole ones are kept.
+        var whole = ReferenceEquals(fields, RecommendationView.RedisFields);
+        if (!whole && near.TryGet(isdn, out var kept))
+        {
+            metrics.NearHit();
+            return Task.FromResult<(RecommendationView?, CacheTiming)>((kept, new CacheTiming { Outcome = CacheOutcome.Near }));
+        }
+        return CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn, Fields: fields), gate, metrics, _flight,
+            whole && near.Enabled ? near : null,
             static s => s.Store.ReadRedisAsync(s.Isdn, s.Fields),
             static (i, s, t) => s.State.Store.LoadOneAsync(i, s.Fill, t), ct);
+    }
 
     async Task<RecommendationView?> ReadRedisAsync(string isdn, RedisValue[] fields) =>
         RecommendationView.FromRedis(isdn, Expand(fields, await redis.GetDatabase().HashGetAsync(keys.Rec(isdn), Compact(fields))));
@@ -46,22 +57,40 @@ public sealed class RecommendationStore(
     {
         var views = new RecommendationView?[isdns.Count];
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
-        var hits = 0;
+        var generation = near.Generation;
+        var nearHits = 0;
+        for (var i = 0; i < views.Length; i++)
+            if (near.TryGet(isdns[i], out var kept))
+            {
+                views[i] = kept;
+                nearHits++;
+            }
+        metrics.NearHit(nearHits);
+        if (nearHits == isdns.Count)
+            return (views, new CacheTiming { Outcome = CacheOutcome.Near }, nearHits);
+
+        var hits = nearHits;
         var useRedis = gate.Allow();
-        if (useRedis && isdns.Count > 0)
+        if (useRedis)
         {
             var start = Stopwatch.GetTimestamp();
             try
             {
                 var database = redis.GetDatabase();
-                var pending = new Task<RedisValue[]>[isdns.Count];
+                var pending = new Task<RedisValue[]>?[isdns.Count];
                 for (var i = 0; i < pending.Length; i++)
-                    pending[i] = database.HashGetAsync(keys.Rec(isdns[i]), RecommendationView.RedisFields);
+                    if (views[i] is null)
+                        pending[i] = database.HashGetAsync(keys.Rec(isdns[i]), RecommendationView.RedisFields);
                 for (var i = 0; i < pending.Length; i++)
                 {
+                    if (pending[i] is not { } read)
+                        continue;
                     ct.ThrowIfCancellationRequested();
-                    if ((views[i] = RecommendationView.FromRedis(isdns[i], await pending[i])) is not null)
+                    if ((views[i] = RecommendationView.FromRedis(isdns[i], await read)) is { } view)
+                    {
                         hits++;
+                        near.Set(isdns[i], view, generation);
+                    }
                 }
                 timing.AddRedis(start);
                 gate.Success();
@@ -71,13 +100,11 @@ public sealed class RecommendationStore(
                 timing.AddRedis(start);
                 gate.Failure();
                 useRedis = false;
-                Array.Clear(views);
-                hits = 0;
             }
         }
         if (!useRedis)
             metrics.Fallback();
-        metrics.Hit(hits);
+        metrics.Hit(hits - nearHits);
         if (hits == isdns.Count)
             return (views, timing, hits);
 
@@ -96,7 +123,7 @@ public sealed class RecommendationStore(
         timing.AddPostgres(pgStart);
         for (var i = 0; i < views.Length; i++)
             if (views[i] is null && rows.TryGetValue(isdns[i], out var row))
-                views[i] = RecommendationView.From(row);
+                near.Set(isdns[i], views[i] = RecommendationView.From(row), generation);
         if (useRedis && rows.Count > 0)
             await FillAsync(rows.Values);
         return (views, timing, hits);
@@ -106,11 +133,7 @@ public sealed class RecommendationStore(
     {
         try
         {
-            var database = redis.GetDatabase();
-            var fills = new List<Task>();
-            foreach (var row in rows)
-                fills.Add(CacheFill.FillHashIfAbsentAsync(database, keys.Rec(row.Isdn), RecordCodec.EncodeRec(row), RedisKeys.RecordTtl));
-            await Task.WhenAll(fills);
+            await CacheFill.FillHashesIfAbsentAsync(redis, [.. rows.Select(r => (keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
         }
         catch (Exception e) when (RedisGate.IsRedisFault(e))
         {

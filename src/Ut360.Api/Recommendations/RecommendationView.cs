@@ -30,7 +30,24 @@ public sealed class RecommendationView
 
     /// The sorted-set score (UC2 lists only).
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public double? Score { get; set; }
+    public double? Score { get; private set; }
+
+    /// A copy carrying the sorted-set score: views are shared through the near cache, so they
+    /// are never changed in place.
+    public RecommendationView WithScore(double score)
+    {
+        var copy = (RecommendationView)MemberwiseClone();
+        copy.Score = score;
+        copy._utf8 = null;
+        return copy;
+    }
+
+    byte[]? _utf8;
+
+    /// The view as JSON, made once per view: one kept in the near cache is serialised once
+    /// however many bulk answers include it (UC6 copies these bytes).
+    public ReadOnlyMemory<byte> Utf8Json() =>
+        _utf8 ??= System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, Infrastructure.ApiJson.Web.RecommendationView);
 
     /// The design's field order; HMGET with it gives values by position, so decoding needs no
     /// field-name lookups. Index 0 (isdn) is null exactly when the key is absent.

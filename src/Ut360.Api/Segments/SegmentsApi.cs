@@ -57,8 +57,7 @@ public static class SegmentsApi
         {
             if (views[i] is not { } v)
                 continue; // in the index but gone from PostgreSQL: a sync will drop it
-            v.Score = range.Items[i].Score;
-            items.Add(v);
+            items.Add(v.WithScore(range.Items[i].Score));
         }
         var t = range.Timing;
         t.Merge(timing);

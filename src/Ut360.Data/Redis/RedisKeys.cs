@@ -21,6 +21,10 @@ public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
     public RedisKey MetaStats => $"{Namespace}:meta:stats";
     public RedisKey Bulk(string hash) => $"{Namespace}:bulk:{hash}";
 
+    /// Pub/sub channel (not a key) on which every finished sync and dual write is announced,
+    /// so API instances drop their in-process copies at once.
+    public string Events => $"{Namespace}:events";
+
     public static readonly TimeSpan RecordTtl = TimeSpan.FromDays(7);
     public static readonly TimeSpan BulkTtl = TimeSpan.FromHours(1);
 }

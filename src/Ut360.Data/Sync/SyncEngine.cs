@@ -261,6 +261,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
 
         Mark("delete");
         await Db.HashSetAsync(keys.MetaStats, "sync_duration_ms", (long)clock.Elapsed.TotalMilliseconds);
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(keys.Events), runId.ToString(CultureInfo.InvariantCulture));
         await ClearNeedsSyncAsync(request.IsIncremental ? since : null, startedAt, ct);
 
         CheckEncodings(w, limits, warnings);

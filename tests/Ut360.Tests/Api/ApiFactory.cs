@@ -27,6 +27,10 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
     protected virtual string? RedisConnectionString => null;
     protected virtual IEnumerable<(string Key, string Value)> ExtraSettings => [];
 
+    /// The in-process near cache hides what a test does to Redis behind the API's back, so it
+    /// is off except in the tests of the near cache itself.
+    protected virtual bool NearCache => false;
+
     public virtual async Task InitializeAsync()
     {
         Db = await TestDatabase.CreateAsync();
@@ -53,6 +57,11 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         Key(builder, "analyst", AnalystKey, "analyst");
         Key(builder, "campaign", CampaignKey, "campaign");
         Key(builder, "admin", AdminKey, "admin");
+        if (!NearCache)
+        {
+            builder.UseSetting("NearCache:Recommendations", "0");
+            builder.UseSetting("NearCache:Profiles", "0");
+        }
         foreach (var (key, value) in ExtraSettings)
             builder.UseSetting(key, value);
     }

@@ -38,9 +38,10 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         Assert.True(cached.GetProperty("cached").GetBoolean());
         Assert.Equal(5, cached.GetProperty("found").GetInt32());
         Assert.Equal(json.GetProperty("results").GetRawText(), cached.GetProperty("results").GetRawText());
-        var bulkKeys = api.Redis.Connection.GetServers()[0].Keys(pattern: api.Redis.Keys.Namespace + ":bulk:*").ToList();
-        Assert.NotEmpty(bulkKeys);
-        Assert.All(bulkKeys, k => Assert.InRange(api.Redis.Db.KeyTimeToLive(k)!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1)));
+        // Structure G: ut360:bulk:{SHA-256 of the sorted, de-duplicated list, one ISDN per line}.
+        var listed = string.Concat(isdns.Distinct().Order(StringComparer.Ordinal).Select(i => i + "\n"));
+        var bulkKey = api.Redis.Keys.Bulk(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(listed))));
+        Assert.InRange((await api.Redis.Db.KeyTimeToLiveAsync(bulkKey))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
 
     [Fact]

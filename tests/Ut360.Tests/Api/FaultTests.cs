@@ -63,15 +63,17 @@ public sealed class PrivateRedis : IDisposable
     }
 }
 
-public sealed class RedisFaultFactory : ApiFactory
+/// The API against a redis-server of the test class's own, holding subscribers 1–`count`
+/// (also in PostgreSQL), with a 200 ms circuit so recovery is quick to observe.
+public abstract class PrivateRedisFactory(int count, params (string Key, string Value)[] settings) : ApiFactory
 {
     public PrivateRedis RedisServer { get; } = new();
     protected override string? RedisConnectionString => RedisServer.ConnectionString;
-    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:BreakerOpenMs", "200")];
+    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("Redis:BreakerOpenMs", "200"), .. settings];
 
     protected override async Task SeedAsync()
     {
-        var ids = Enumerable.Range(1, 50).ToArray();
+        var ids = Enumerable.Range(1, count).ToArray();
         await ApiTestData.InsertAsync(Db.DataSource, ids);
         await ApiTestData.SyncAsync(Redis.Db, Redis.Keys, ids);
     }
@@ -82,6 +84,8 @@ public sealed class RedisFaultFactory : ApiFactory
         RedisServer.Dispose();
     }
 }
+
+public sealed class RedisFaultFactory() : PrivateRedisFactory(50);
 
 public sealed class RedisFaultTests(RedisFaultFactory api) : IClassFixture<RedisFaultFactory>
 {
@@ -128,6 +132,42 @@ public sealed class RedisFaultTests(RedisFaultFactory api) : IClassFixture<Redis
         Assert.Equal("hit", outcome);
         var healthy = await client.GetFromJsonAsync<JsonElement>("/health/ready");
         Assert.Equal("Healthy", healthy.GetProperty("status").GetString());
+    }
+}
+
+/// A Redis that answers too late: its clients paused (CLIENT PAUSE), so commands wait
+/// unanswered, as on an overloaded server; the API's budget is 200 ms.
+public sealed class SlowRedisFactory() : PrivateRedisFactory(20, ("Redis:TimeoutMs", "200"));
+
+public sealed class SlowRedisTests(SlowRedisFactory api) : IClassFixture<SlowRedisFactory>
+{
+    [Fact]
+    public async Task With_redis_slow_requests_are_served_from_postgres_and_return_to_redis_after()
+    {
+        using var client = api.Client();
+        string Path(int i) => $"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(i))}";
+        Assert.Equal("hit", (await client.GetAsync(Path(1))).Headers.GetValues("X-Cache").Single());
+
+        // Every client's commands wait 5 s; the API's budget is 200 ms.
+        await api.Redis.Connection.GetServers()[0].ExecuteAsync("CLIENT", "PAUSE", "5000", "ALL");
+        var response = await client.GetAsync(Path(2));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("miss", response.Headers.GetValues("X-Cache").Single());
+        Assert.Contains("pg;dur=", response.Headers.GetValues("Server-Timing").Single(), StringComparison.Ordinal);
+        Assert.Equal(ApiTestData.Isdn(2), (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("isdn").GetString());
+
+        // Once the pause ends the API reads Redis again by itself.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string outcome;
+        do
+        {
+            var again = await client.GetAsync(Path(3));
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            outcome = again.Headers.GetValues("X-Cache").Single();
+            if (outcome != "hit")
+                await Task.Delay(50);
+        } while (outcome != "hit" && DateTime.UtcNow < deadline);
+        Assert.Equal("hit", outcome);
     }
 }
 

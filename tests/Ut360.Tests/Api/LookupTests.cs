@@ -124,6 +124,28 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
     }
 
     [Fact]
+    public async Task A_bulk_fill_never_overwrites_what_a_sync_wrote_and_fills_the_rest()
+    {
+        var (raced, plain) = (ApiTestData.Rec(281), ApiTestData.Rec(282));
+        var metrics = api.Services.GetRequiredService<ApiMetrics>();
+        var reads = metrics.PostgresReads;
+        await using var conn = await api.Db.DataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
+            await lockCmd.ExecuteNonQueryAsync();
+        using var client = api.Client();
+        var request = client.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { raced.Isdn, plain.Isdn } });
+        await Until(() => metrics.PostgresReads > reads);   // both misses are now reading PostgreSQL
+        await api.Redis.Db.HashSetAsync(Keys.Rec(raced.Isdn), RecordCodec.EncodeRec(raced with { AdvanceAmount = 99000 }));
+        await tx.CommitAsync();
+        Assert.Equal(HttpStatusCode.OK, (await request).StatusCode);
+        Assert.Equal("99000", (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(raced.Isdn), "advance_amount"));
+        Assert.Equal((string?)RecordCodec.EncodeRec(plain).Single(e => e.Name == "advance_amount").Value,
+            (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(plain.Isdn), "advance_amount"));
+        Assert.InRange((await api.Redis.Db.KeyTimeToLiveAsync(Keys.Rec(plain.Isdn)))!.Value, TimeSpan.FromDays(6.9), TimeSpan.FromDays(7));
+    }
+
+    [Fact]
     public async Task An_unknown_isdn_is_a_404_problem()
     {
         using var client = api.Client();

@@ -60,6 +60,17 @@ public sealed class OperationsTests(LookupFactory api) : IClassFixture<LookupFac
         Assert.Equal("Healthy", ready.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
         var openapi = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         Assert.True(openapi.GetProperty("paths").TryGetProperty("/api/v1/services/{type}/recommendations", out _));
+        // The key scheme, required by the role-protected operations and not by the open ones.
+        var scheme = openapi.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        Assert.Equal("apiKey", scheme.GetProperty("type").GetString());
+        Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
+        var bulk = openapi.GetProperty("paths").GetProperty("/api/v1/recommendations/bulk").GetProperty("post");
+        Assert.True(bulk.GetProperty("security")[0].TryGetProperty("ApiKey", out _));
+        Assert.All(openapi.GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/api/v1/", StringComparison.Ordinal)),
+            path => Assert.All(path.Value.EnumerateObject(), op => Assert.True(op.Value.TryGetProperty("security", out _), $"{op.Name} {path.Name}")));
+        // The bulk body in its accepted shapes.
+        var content = bulk.GetProperty("requestBody").GetProperty("content");
+        Assert.Equal(["application/json", "text/csv", "text/plain", "multipart/form-data"], content.EnumerateObject().Select(p => p.Name));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/scalar")).StatusCode);
 
         using var authed = api.Client();

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../api/client';
 import { RISK_LEVELS, type ClusterAnalytics, type RiskAnalytics, type ServiceAnalytics, type Stats } from '../api/types';
@@ -78,23 +79,32 @@ export function Totals({ stats: s }: { stats: Stats }) {
   );
 }
 
+/** A bar chart with one group of bars per service type; the bars are the children. */
+function ServiceBars({ data, format, children }: { data: object[]; format: (v: number) => string; children: ReactNode }) {
+  return (
+    <div className="chart">
+      <ResponsiveContainer width="100%" height={240}>
+        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
+          <CartesianGrid strokeDasharray="3 3" vertical={false} />
+          <XAxis dataKey="service_type" fontSize={12} />
+          <YAxis fontSize={12} width={56} tickFormatter={v => compact.format(v as number)} />
+          <Tooltip formatter={v => format(v as number)} />
+          <Legend />
+          {children}
+        </BarChart>
+      </ResponsiveContainer>
+    </div>
+  );
+}
+
 function ServiceChart({ rows }: { rows: ServiceAnalytics[] }) {
   const { t } = useI18n();
   return (
     <>
-      <div className="chart">
-        <ResponsiveContainer width="100%" height={240}>
-          <BarChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey="service_type" fontSize={12} />
-            <YAxis fontSize={12} width={56} tickFormatter={v => compact.format(v as number)} />
-            <Tooltip formatter={v => money(v as number)} />
-            <Legend />
-            <Bar dataKey="total_advance" name={t('an.totalAdvance')} fill="#2563eb" isAnimationActive={false} />
-            <Bar dataKey="total_revenue" name={t('an.totalRevenue')} fill="#10b981" isAnimationActive={false} />
-          </BarChart>
-        </ResponsiveContainer>
-      </div>
+      <ServiceBars data={rows} format={money}>
+        <Bar dataKey="total_advance" name={t('an.totalAdvance')} fill="#2563eb" isAnimationActive={false} />
+        <Bar dataKey="total_revenue" name={t('an.totalRevenue')} fill="#10b981" isAnimationActive={false} />
+      </ServiceBars>
       <div className="table-wrap">
         <table className="table compact" data-testid="an-services">
           <thead><tr><th>{t('col.service')}</th><th className="num">{t('an.count')}</th><th className="num">{t('an.totalAdvance')}</th><th className="num">{t('an.totalRevenue')}</th><th className="num">{t('an.avgValue')}</th></tr></thead>
@@ -124,18 +134,9 @@ function RiskChart({ rows }: { rows: RiskAnalytics[] }) {
   });
   return (
     <>
-      <div className="chart">
-        <ResponsiveContainer width="100%" height={240}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
-            <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey="service_type" fontSize={12} />
-            <YAxis fontSize={12} width={56} tickFormatter={v => compact.format(v as number)} />
-            <Tooltip formatter={v => num(v as number)} />
-            <Legend />
-            {levels.map(l => <Bar key={l} dataKey={l} stackId="r" fill={RISK_COLORS[l]} isAnimationActive={false} />)}
-          </BarChart>
-        </ResponsiveContainer>
-      </div>
+      <ServiceBars data={data} format={v => num(v)}>
+        {levels.map(l => <Bar key={l} dataKey={l} stackId="r" fill={RISK_COLORS[l]} isAnimationActive={false} />)}
+      </ServiceBars>
       <div className="table-wrap">
         <table className="table compact" data-testid="an-risk">
           <thead><tr><th>{t('col.service')}</th><th>{t('col.risk')}</th><th className="num">{t('an.count')}</th><th className="num">{t('an.avgAdvance')}</th></tr></thead>

@@ -1,0 +1,148 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Ut360.Api.Infrastructure;
+using Ut360.Api.Recommendations;
+using Ut360.Data.Sync;
+
+namespace Ut360.Tests.Api;
+
+/// Subscribers 1–50 in PostgreSQL, synced by the real sync; the near cache on, with a short
+/// meta poll so the fallback invalidation is quick to observe.
+public sealed class NearCacheFactory : ApiFactory
+{
+    protected override bool NearCache => true;
+    protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("NearCache:PollMs", "100")];
+
+    protected override async Task SeedAsync()
+    {
+        await ApiTestData.InsertAsync(Db.DataSource, [.. Enumerable.Range(1, 50)]);
+        await SyncAsync();
+    }
+
+    public Task<SyncResult> SyncAsync() =>
+        new SyncEngine(Db.DataSource, Redis.Connection, Redis.Keys).RunAsync(new SyncRequest { Trigger = "test" }, null, CancellationToken.None);
+}
+
+public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCacheFactory>
+{
+    static string RecPath(int i) => $"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(i))}";
+
+    async Task<(string Timing, JsonElement Json)> GetAsync(string path)
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync(path);
+        response.EnsureSuccessStatusCode();
+        Assert.Equal("hit", response.Headers.GetValues("X-Cache").Single());
+        return (response.Headers.GetValues("Server-Timing").Single(), await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    /// Polls a condition the API reaches by itself (an invalidation arriving); fails after 10 s.
+    static async Task Eventually(Func<Task<bool>> condition, string what)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (await condition())
+                return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"not within 10 s: {what}");
+    }
+
+    /// Reads until the answer comes from the near cache: another test's sync may clear it
+    /// between two reads (its announcement and the meta check each clear once).
+    async Task<JsonElement> NearAsync(string path)
+    {
+        JsonElement json = default;
+        await Eventually(async () =>
+        {
+            (var timing, json) = await GetAsync(path);
+            return timing.StartsWith("near", StringComparison.Ordinal);
+        }, $"{path} served from the near cache");
+        return json;
+    }
+
+    [Fact]
+    public async Task The_second_read_is_served_in_process_for_whole_records_and_field_projections()
+    {
+        var (first, _) = await GetAsync(RecPath(3));
+        Assert.StartsWith("redis;dur=", first);
+        var before = api.Services.GetRequiredService<ApiMetrics>().NearHits;
+        var json = await NearAsync(RecPath(3));
+        Assert.Equal(ApiTestData.Rec(3).AdvanceAmount, json.GetProperty("advance_amount").GetDecimal());
+        // A projection is cut from the whole record kept near.
+        JsonElement fields = default;
+        await Eventually(async () =>
+        {
+            await NearAsync(RecPath(3));
+            (var projected, fields) = await GetAsync(RecPath(3) + "?fields=priority");
+            return projected.StartsWith("near", StringComparison.Ordinal);
+        }, "?fields= served from the near cache");
+        Assert.Equal(["priority"], fields.EnumerateObject().Select(p => p.Name));
+        Assert.True(api.Services.GetRequiredService<ApiMetrics>().NearHits >= before + 2);
+    }
+
+    [Fact]
+    public async Task A_sync_that_changes_a_record_is_seen_without_waiting_for_the_entry_to_age()
+    {
+        await NearAsync(RecPath(5));
+        await using (var cmd = api.Db.DataSource.CreateCommand("UPDATE recommendations SET advance_amount = 77000 WHERE isdn = @isdn"))
+        {
+            cmd.Parameters.AddWithValue("isdn", ApiTestData.Isdn(5));
+            Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+        }
+        Assert.Equal(SyncOutcome.Succeeded, (await api.SyncAsync()).Outcome);
+        await Eventually(async () => (await GetAsync(RecPath(5))).Json.GetProperty("advance_amount").GetDecimal() == 77000m,
+            "the API answers the synced advance_amount");
+    }
+
+    [Fact]
+    public async Task A_finished_sync_seen_only_in_the_meta_stats_also_clears_the_cache()
+    {
+        // No announcement on the events channel: only the meta poll can notice.
+        await NearAsync(RecPath(9));
+        await api.Redis.Db.HashSetAsync(api.Redis.Keys.MetaStats, "sync_id", "999999");
+        await Eventually(async () => (await GetAsync(RecPath(9))).Timing.StartsWith("redis", StringComparison.Ordinal),
+            "the record is read from Redis again");
+    }
+
+    [Fact]
+    public async Task A_list_page_does_not_leak_its_scores_into_the_shared_records()
+    {
+        var page = await api.GetJsonAsync($"/api/v1/services/{ApiTestData.Rec(1).ServiceType}/recommendations?limit=5");
+        var first = page.GetProperty("items")[0];
+        Assert.True(first.TryGetProperty("score", out _));
+        var id = Enumerable.Range(1, 50).First(i => ApiTestData.Isdn(i) == first.GetProperty("isdn").GetString());
+        Assert.False((await NearAsync(RecPath(id))).TryGetProperty("score", out _));
+    }
+
+    [Fact]
+    public void The_cache_is_bounded_and_never_serves_an_entry_read_before_an_invalidation()
+    {
+        using var near = new NearCache<RecommendationView>(3, TimeSpan.FromMinutes(1));
+        for (var i = 1; i <= 10; i++)
+            near.Set(ApiTestData.Isdn(i), View(i), near.Generation);
+        Assert.InRange(near.Count, 1, 3);
+
+        // Read from Redis before a sync finished, stored after its invalidation: not served.
+        var generation = near.Generation;
+        near.Invalidate();
+        near.Set(ApiTestData.Isdn(20), View(20), generation);
+        Assert.False(near.TryGet(ApiTestData.Isdn(20), out _));
+
+        near.Set(ApiTestData.Isdn(21), View(21), near.Generation);
+        Assert.True(near.TryGet(ApiTestData.Isdn(21), out var kept));
+        Assert.Equal(ApiTestData.Isdn(21), kept.Isdn);
+    }
+
+    [Fact]
+    public void A_capacity_of_zero_turns_the_cache_off()
+    {
+        using var near = new NearCache<RecommendationView>(0, TimeSpan.FromMinutes(1));
+        near.Set(ApiTestData.Isdn(1), View(1), near.Generation);
+        Assert.False(near.Enabled);
+        Assert.False(near.TryGet(ApiTestData.Isdn(1), out _));
+    }
+
+    static RecommendationView View(int i) => RecommendationView.From(ApiTestData.Rec(i));
+}
