@@ -234,6 +234,8 @@ describe('UT360 web against the real service', () => {
 
     const page = await openApp(context, '#/bulk');
     await page.getByTestId('bulk-file').setInputFiles({ name: 'isdns.csv', mimeType: 'text/csv', buffer: Buffer.from(`isdn\n${list.join('\n')}\n`) });
+    // The browser reads the file asynchronously: wait for its count rather than the first paint.
+    await page.getByTestId('bulk-count').filter({ hasText: /[1-9]/ }).waitFor();
     expect(normalizeSpaces(await page.getByTestId('bulk-count').innerText())).toBe('1.000 ISDN');
     await page.getByTestId('bulk-run').click();
     await page.getByTestId('bulk-result').waitFor();
