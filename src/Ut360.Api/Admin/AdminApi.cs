@@ -65,14 +65,15 @@ public sealed record SyncStarted(long RunId);
 public sealed record CacheStats(long Hits, long Misses, long Fallbacks, double HitRatio, long PostgresReads, long Coalesced, bool CircuitOpen);
 
 /// Runs a full sync (src/Ut360.Data/Sync) in the background for POST /admin/sync. The sync gets
-/// a Redis connection of its own with the library's default timeouts: its write windows would
-/// blow the request path's 250 ms budget, and its traffic should not queue ahead of UC1 reads.
+/// a Redis connection of its own (SyncRedis: admin commands, long timeouts): its write windows
+/// would blow the request path's 250 ms budget, and its traffic should not queue ahead of UC1 reads.
 public sealed class SyncRunner(NpgsqlDataSource db, RedisKeys keys, IConfiguration config, IHostApplicationLifetime lifetime, ILogger<SyncRunner> logger)
 {
     /// The run id, or null when another sync holds the lock.
     public async Task<long?> StartAsync(CancellationToken ct)
     {
-        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Ut360Settings.Redis(config));
+        // The sync's own settings: admin commands (CONFIG, INFO, SCAN per master) and a long timeout.
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Sync.SyncRedis.ConnectionString(config));
         Ut360.Data.Sync.SyncEngine.SyncSession? session;
         try
         {

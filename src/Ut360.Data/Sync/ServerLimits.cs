@@ -26,7 +26,7 @@ sealed record ServerLimits(int MaxListpackValue, int MaxListpackEntries, string?
                         policy = v;
                 }
             }
-            catch (RedisException ex)
+            catch (Exception ex) when (ex is RedisException or RedisCommandException)
             {
                 warnings.Add($"could not read the configuration of {server.EndPoint} ({ex.Message}); listpack limits not checked");
                 return new ServerLimits(int.MaxValue, int.MaxValue, null);

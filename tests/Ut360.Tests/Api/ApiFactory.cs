@@ -49,7 +49,8 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("ConnectionStrings:Postgres", PostgresConnectionString ?? Db.ConnectionString);
-        builder.UseSetting("ConnectionStrings:Redis", RedisConnectionString ?? Redis.ConnectionString);
+        // As deployed: the API's connection string has no admin mode (the sync adds its own).
+        builder.UseSetting("ConnectionStrings:Redis", (RedisConnectionString ?? Redis.ConnectionString).Replace(",allowAdmin=true", "", StringComparison.Ordinal));
         builder.UseSetting("Redis:Namespace", Redis.Keys.Namespace);
         builder.UseSetting("Api:CursorKey", "test-cursor-key-0123456789");
         Key(builder, "all", AllKey, "lookup", "analyst", "campaign", "admin");
