@@ -10,8 +10,8 @@ namespace Ut360.Api.Infrastructure;
 /// "Near cache"). 0 entries turns a cache off.
 public sealed class NearCacheOptions
 {
-    /// Recommendations held (≈ 0.5 KB each): the default holds the whole default dataset, so
-    /// UC1 on a warm service never leaves the process.
+    /// Recommendations held (≈ 1.4 KB each once UC6 has kept their JSON): the default holds the
+    /// whole default dataset, so UC1 on a warm service never leaves the process.
     [Range(0, 10_000_000)]
     public int Recommendations { get; set; } = 262_144;
 
