@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Ut360.Api.Infrastructure;
 using Ut360.Data.Redis;
+using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Api;
 
@@ -236,13 +237,6 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         Assert.Equal("hit", again.Headers.GetValues("X-Cache").Single());
     }
 
-    internal static async Task Until(Func<bool> condition, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold in time.");
-            await Task.Delay(10);
-        }
-    }
+    internal static Task Until(Func<bool> condition, int timeoutMs = 10_000) =>
+        Poll.UntilAsync(() => Task.FromResult(condition()), "the condition", timeoutMs);
 }

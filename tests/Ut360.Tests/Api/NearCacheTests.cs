@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Ut360.Api.Infrastructure;
 using Ut360.Api.Recommendations;
 using Ut360.Data.Sync;
+using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Api;
 
@@ -37,24 +38,12 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
         return (response.Headers.GetValues("Server-Timing").Single(), await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
-    /// Polls a condition the API reaches by itself (an invalidation arriving); fails after 10 s.
-    static async Task Eventually(Func<Task<bool>> condition, string what)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            if (await condition())
-                return;
-            await Task.Delay(50);
-        }
-        Assert.Fail($"not within 10 s: {what}");
-    }
-
     /// Reads until the answer comes from the near cache: another test's sync may clear it
     /// between two reads (its announcement and the meta check each clear once).
     async Task<JsonElement> NearAsync(string path)
     {
         JsonElement json = default;
-        await Eventually(async () =>
+        await Poll.UntilAsync(async () =>
         {
             (var timing, json) = await GetAsync(path);
             return timing.StartsWith("near", StringComparison.Ordinal);
@@ -72,7 +61,7 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
         Assert.Equal(ApiTestData.Rec(3).AdvanceAmount, json.GetProperty("advance_amount").GetDecimal());
         // A projection is cut from the whole record kept near.
         JsonElement fields = default;
-        await Eventually(async () =>
+        await Poll.UntilAsync(async () =>
         {
             await NearAsync(RecPath(3));
             (var projected, fields) = await GetAsync(RecPath(3) + "?fields=priority");
@@ -92,7 +81,7 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
             Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
         }
         Assert.Equal(SyncOutcome.Succeeded, (await api.SyncAsync()).Outcome);
-        await Eventually(async () => (await GetAsync(RecPath(5))).Json.GetProperty("advance_amount").GetDecimal() == 77000m,
+        await Poll.UntilAsync(async () => (await GetAsync(RecPath(5))).Json.GetProperty("advance_amount").GetDecimal() == 77000m,
             "the API answers the synced advance_amount");
     }
 
@@ -102,7 +91,7 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
         // No announcement on the events channel: only the meta poll can notice.
         await NearAsync(RecPath(9));
         await api.Redis.Db.HashSetAsync(api.Redis.Keys.MetaStats, "sync_id", "999999");
-        await Eventually(async () => (await GetAsync(RecPath(9))).Timing.StartsWith("redis", StringComparison.Ordinal),
+        await Poll.UntilAsync(async () => (await GetAsync(RecPath(9))).Timing.StartsWith("redis", StringComparison.Ordinal),
             "the record is read from Redis again");
     }
 
