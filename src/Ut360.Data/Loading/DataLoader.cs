@@ -41,8 +41,8 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         CREATE TEMP TABLE stage_rec AS SELECT 0 AS ord, isdn, {List(RecCols)} FROM recommendations WITH NO DATA;
         CREATE TEMP TABLE stage_profile AS SELECT 0 AS ord, isdn, {List(ProfileOwnCols)} FROM subscriber_360_profiles WITH NO DATA;
         CREATE TEMP TABLE stage_monthly AS SELECT 0 AS ord, isdn, data_month, {List(MonthlyCols)} FROM subscriber_monthly_arpu WITH NO DATA;
-        CREATE TEMP TABLE stage_keep (isdn text);
-        CREATE TEMP TABLE load_changed (isdn text, tbl "char", deleted boolean);
+        CREATE TEMP TABLE stage_keep (isdn text COLLATE "C");
+        CREATE TEMP TABLE load_changed (isdn text COLLATE "C", tbl "char", deleted boolean);
         """;
 
     // Each step returns its row count; the CTE that feeds load_changed runs whether or not the

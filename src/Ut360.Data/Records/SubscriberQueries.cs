@@ -48,7 +48,15 @@ public static class SubscriberQueries
     public static async IAsyncEnumerable<Recommendation> GetRecommendationsAsync(
         NpgsqlDataSource db, IReadOnlyCollection<string> isdns, [EnumeratorCancellation] CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand($"SELECT {RecommendationColumns} FROM recommendations WHERE isdn = ANY(@isdns)");
+        // One index probe per ISDN asked for. The plain `isdn = ANY(@isdns)` lets the planner pick
+        // a parallel sequential scan once a list is in the thousands: 180-300 ms for 10,000 ISDNs
+        // against ~25 ms of probes. The LIMIT keeps the lateral subquery from being flattened
+        // into a hash join (isdn is unique, so it drops nothing).
+        await using var cmd = db.CreateCommand($"""
+            SELECT {RecommendationColumns}
+              FROM unnest(@isdns::text[]) AS wanted(key)
+             CROSS JOIN LATERAL (SELECT * FROM recommendations r WHERE r.isdn = wanted.key LIMIT 1) r
+            """);
         cmd.Parameters.AddWithValue("isdns", isdns.ToArray());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Api;
 
@@ -29,8 +30,8 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         Assert.True(r250.GetProperty("found").GetBoolean());
         Assert.Equal(ApiTestData.Rec(250).AdvanceAmount, r250.GetProperty("recommendation").GetProperty("advance_amount").GetDecimal());
         Assert.False(results.Single(r => r.GetProperty("isdn").GetString() == ApiTestData.Isdn(900_001)).GetProperty("found").GetBoolean());
-        // The PostgreSQL rows were written back.
-        Assert.True(await api.Redis.Db.KeyExistsAsync(api.Redis.Keys.Rec(ApiTestData.Isdn(251))));
+        // The PostgreSQL rows are written back (after the answer, which does not wait for it).
+        await Poll.UntilAsync(() => api.Redis.Db.KeyExistsAsync(api.Redis.Keys.Rec(ApiTestData.Isdn(251))), "the bulk's misses written back to Redis");
 
         var again = await client.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = isdns.Reverse().ToArray() });
         Assert.Equal("hit", again.Headers.GetValues("X-Cache").Single());

@@ -140,6 +140,8 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         await api.Redis.Db.HashSetAsync(Keys.Rec(raced.Isdn), RecordCodec.EncodeRec(raced with { AdvanceAmount = 99000 }));
         await tx.CommitAsync();
         Assert.Equal(HttpStatusCode.OK, (await request).StatusCode);
+        // The write-back follows the answer: wait until it has filled the key nobody else wrote.
+        await Poll.UntilAsync(() => api.Redis.Db.KeyExistsAsync(Keys.Rec(plain.Isdn)), "the bulk's miss written back to Redis");
         Assert.Equal("99000", (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(raced.Isdn), "advance_amount"));
         Assert.Equal((string?)RecordCodec.EncodeRec(plain).Single(e => e.Name == "advance_amount").Value,
             (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(plain.Isdn), "advance_amount"));
