@@ -12,7 +12,9 @@ using Ut360.Data.Redis;
 namespace Ut360.Api.Infrastructure;
 
 // Every type the API reads or writes, source-generated: no reflection, no warm-up cost.
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+// The same settings as the options the API serialises with (Web defaults, snake_case), so
+// System.Text.Json takes the generated fast path instead of walking property metadata.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(RecommendationView))]
 [JsonSerializable(typeof(ProfileView))]
 [JsonSerializable(typeof(ServicePage))]

@@ -28,19 +28,10 @@ public sealed class RecommendationView
     public required string Priority { get; init; }
     public decimal? PriorityScore { get; init; }
 
-    /// The sorted-set score (UC2 lists only).
+    /// The sorted-set score: UC2 lists only, where ServicePageResult appends it to the kept JSON
+    /// (this property gives the OpenAPI schema its place).
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public double? Score { get; private set; }
-
-    /// A copy carrying the sorted-set score: views are shared through the near cache, so they
-    /// are never changed in place.
-    public RecommendationView WithScore(double score)
-    {
-        var copy = (RecommendationView)MemberwiseClone();
-        copy.Score = score;
-        copy._utf8 = null;
-        return copy;
-    }
+    public double? Score { get; init; }
 
     byte[]? _utf8;
 
