@@ -23,7 +23,7 @@ public static class ProfilesApi
         return app;
     }
 
-    public static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> Get(
+    public static async Task<Results<KeptJson<ProfileView>, ProblemHttpResult, ValidationProblem>> Get(
         string isdn, ProfileStore store, HttpContext http, CancellationToken ct)
     {
         if (Validation.Isdn(isdn) is not { } key)
@@ -31,7 +31,7 @@ public static class ProfilesApi
         return await Lookup(key, store, http, ct);
     }
 
-    public static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
+    public static async Task<Results<KeptJson<ProfileView>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, ProfileStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
         if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
@@ -42,14 +42,14 @@ public static class ProfilesApi
         return await Lookup(isdn, store, http, ct);
     }
 
-    static async Task<Results<Ok<ProfileView>, ProblemHttpResult, ValidationProblem>> Lookup(
+    static async Task<Results<KeptJson<ProfileView>, ProblemHttpResult, ValidationProblem>> Lookup(
         string isdn, ProfileStore store, HttpContext http, CancellationToken ct)
     {
         var (view, timing) = await store.GetAsync(isdn, ct);
         timing.Apply(http.Response);
         return view is null
             ? TypedResults.Problem(title: "No profile for this ISDN", statusCode: StatusCodes.Status404NotFound)
-            : TypedResults.Ok(view);
+            : new KeptJson<ProfileView>(view.Utf8Json());
     }
 }
 
@@ -67,6 +67,14 @@ public sealed record ProfileView(
     string? UpdatedAt,
     string Source)
 {
+    // Kept with the view, which the near cache shares between requests (views are never changed
+    // after they are made, so the bytes cannot go stale; no `with` copies are made of them).
+    byte[]? _utf8;
+
+    /// The view as JSON, made once per view.
+    public ReadOnlyMemory<byte> Utf8Json() =>
+        _utf8 ??= System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, ApiJson.Web.ProfileView);
+
     public static ProfileView From(string isdn, ProfileSections s, string source) => new(
         isdn, s.Basic, s.ArpuStats, s.RevenueBreakdown, s.TopupBehavior, s.RiskAssessment, s.KpiScores,
         InOrder(s.MonthlyArpu), s.Insights, s.UpdatedAt, source);

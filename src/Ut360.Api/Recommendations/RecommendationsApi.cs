@@ -23,7 +23,7 @@ public static class RecommendationsApi
         return app;
     }
 
-    public static async Task<Results<Ok<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Get(
+    public static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Get(
         string isdn, string? fields, RecommendationStore store, HttpContext http, CancellationToken ct)
     {
         if (Validation.Isdn(isdn) is not { } key)
@@ -38,7 +38,7 @@ public static class RecommendationsApi
         return view is null ? NotFound() : TypedResults.Ok(Project(view, names));
     }
 
-    public static async Task<Results<Ok<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
+    public static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, RecommendationStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
         if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
@@ -49,12 +49,12 @@ public static class RecommendationsApi
         return await Lookup(isdn, store, http, ct);
     }
 
-    static async Task<Results<Ok<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Lookup(
+    static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Lookup(
         string isdn, RecommendationStore store, HttpContext http, CancellationToken ct)
     {
         var (view, timing) = await store.GetAsync(isdn, ct);
         timing.Apply(http.Response);
-        return view is null ? NotFound() : TypedResults.Ok(view);
+        return view is null ? NotFound() : new KeptJson<RecommendationView>(view.Utf8Json());
     }
 
     static ProblemHttpResult NotFound() =>
