@@ -117,8 +117,17 @@ near_share() { # base run-name urls-file: UC rate run, printing the share of rec
 UC1_RATE="$(near_share "$BASE" uc1 "$OUT/uc1.txt")"
 UC5_RATE="$(near_share "$BASE" uc5 "$OUT/uc5.txt")"
 say "peak runs: 32 connections, 200,000 requests"
-NGINX_PEAK="$(peak_run nginx-peak "http://127.0.0.1:$NGINX_PORT/rec.json")"
-UC1_PEAK="$(peak_run uc1-peak "$OUT/uc1.txt")"
+# The ceiling moves with the machine's other work (35,000-48,000 req/s on the same box within an
+# hour), so UC1 and nginx alternate three times and the verdict takes the median of the ratios.
+PEAK_ROUNDS=()
+for r in 1 2 3; do
+  n="$(peak_run "nginx-peak$r" "http://127.0.0.1:$NGINX_PORT/rec.json")"; u="$(peak_run "uc1-peak$r" "$OUT/uc1.txt")"
+  PEAK_ROUNDS+=("$n $u")
+done
+read -r NGINX_PEAK UC1_PEAK PEAK_RATIO < <(printf '%s\n' "${PEAK_ROUNDS[@]}" | python3 -c "
+import sys, statistics
+rounds = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
+print(statistics.median(n for n, _ in rounds), statistics.median(u for _, u in rounds), round(statistics.median(u / n for n, u in rounds), 3))")
 UC5_PEAK="$(peak_run uc5-peak "$OUT/uc5.txt")"
 say "the same API with its near cache off: every record read from Redis"
 OFF_PORT="$(free_port)"; OFF="http://127.0.0.1:$OFF_PORT"
@@ -173,8 +182,12 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo
   echo "| target | req/s |"
   echo "|---|---|"
-  echo "| nginx, static 600-byte JSON (the machine's HTTP ceiling) | $NGINX_PEAK |"
-  echo "| UC1 | $UC1_PEAK |"
+  echo "| nginx, static 600-byte JSON (the machine's HTTP ceiling), median of 3 | $NGINX_PEAK |"
+  echo "| UC1, median of 3, each run right after an nginx run | $UC1_PEAK |"
+  for r in 0 1 2; do
+    read -r n u <<<"${PEAK_ROUNDS[$r]}"
+    echo "| round $((r + 1)): nginx, UC1 (ratio) | $n, $u ($(python3 -c "print(round($u / $n, 3))")×) |"
+  done
   echo "| UC5 | $UC5_PEAK |"
   echo "| UC1, near cache off | $UC1_OFF_PEAK |"
   echo "| redis-benchmark HGETALL $NS:rec:… ($CONNS connections, no HTTP) | $REDIS_TPUT |"
@@ -200,7 +213,7 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "| UC1 p99 ≤ 2× nginx p99 ($ngp99 ms) | $uc1p99 ms | $(check "$uc1p99 <= 2 * $ngp99") |"
   echo "| UC5 p99 ≤ 1 ms at $RATE req/s | $uc5p99 ms | $(check "$uc5p99 <= 1") |"
   echo "| UC5 p99 ≤ 2× nginx p99 | $uc5p99 ms | $(check "$uc5p99 <= 2 * $ngp99") |"
-  echo "| UC1 peak ≥ 0.5× nginx peak | $UC1_PEAK vs $NGINX_PEAK | $(check "$UC1_PEAK >= 0.5 * $NGINX_PEAK") |"
+  echo "| UC1 peak ≥ 0.5× nginx peak (median ratio of 3 rounds) | ${PEAK_RATIO}× | $(check "$PEAK_RATIO >= 0.5") |"
   echo "| UC2 page of 100 p99 ≤ 5 ms | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (near cache) | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (Redis only) | $(j "$BULK" "bulk_redis_only['p50_ms']") ms | $(check "$(j "$BULK" "bulk_redis_only['p50_ms']") <= 100") |"
