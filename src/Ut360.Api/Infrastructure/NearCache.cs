@@ -19,6 +19,12 @@ public sealed class NearCacheOptions
     [Range(0, 10_000_000)]
     public int Profiles { get; set; } = 32_768;
 
+    /// UC2 pages held (the ISDNs and scores of a ZREVRANGE, with the ZCARD), counted in
+    /// members: a page of 100 counts 100. The sorted sets change only when a sync or a dual
+    /// write finishes, which clears this cache as it clears the others.
+    [Range(0, 10_000_000)]
+    public int Pages { get; set; } = 262_144;
+
     /// Longest an entry is served without being read from Redis again. Syncs and dual writes
     /// clear the cache as soon as they finish, so this only bounds writes made behind the
     /// system's back (a hand-edited key).
@@ -63,14 +69,14 @@ public sealed class NearCache<T> : IDisposable where T : class
     }
 
     /// Stores what was read from Redis or PostgreSQL; `generation` is Generation as it was
-    /// before that read started.
-    public void Set(string isdn, T value, long generation)
+    /// before that read started; `size` is what the entry counts against the capacity.
+    public void Set(string isdn, T value, long generation, int size = 1)
     {
         if (_cache is null || generation != Generation)
             return;
         using var entry = _cache.CreateEntry(isdn);
         entry.Value = new Entry(value, generation);
-        entry.Size = 1;
+        entry.Size = Math.Max(1, size);
         entry.AbsoluteExpirationRelativeToNow = _maxAge;
     }
 
@@ -92,7 +98,7 @@ public sealed class NearCache<T> : IDisposable where T : class
 public sealed class NearCacheInvalidator(
     IConnectionMultiplexer redis, RedisKeys keys, IOptions<NearCacheOptions> options, ApiMetrics metrics,
     NearCache<Recommendations.RecommendationView> recs, NearCache<Profiles.ProfileView> profiles,
-    ILogger<NearCacheInvalidator> logger) : BackgroundService
+    NearCache<Segments.SegmentReader.Ranked> pages, ILogger<NearCacheInvalidator> logger) : BackgroundService
 {
     static readonly RedisValue[] Watched = ["sync_id", "sync_duration_ms", "last_updated"];
 
@@ -100,12 +106,13 @@ public sealed class NearCacheInvalidator(
     {
         recs.Invalidate();
         profiles.Invalidate();
+        pages.Invalidate();
         metrics.NearInvalidation();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!recs.Enabled && !profiles.Enabled)
+        if (!recs.Enabled && !profiles.Enabled && !pages.Enabled)
             return;
         redis.ConnectionRestored += (_, _) => InvalidateAll();
         var subscribed = false;

@@ -69,6 +69,7 @@ public static class ServiceSetup
         services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
         services.AddSingleton(sp => NearCacheFor<ProfileView>(sp, o => o.Profiles));
+        services.AddSingleton(sp => NearCacheFor<SegmentReader.Ranked>(sp, o => o.Pages));
         services.AddSingleton<NearCacheInvalidator>();
         services.AddHostedService(sp => sp.GetRequiredService<NearCacheInvalidator>());
 

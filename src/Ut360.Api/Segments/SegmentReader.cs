@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Npgsql;
 using StackExchange.Redis;
 using Ut360.Api.Infrastructure;
@@ -9,7 +10,8 @@ namespace Ut360.Api.Segments;
 /// Reads the index keys (ut360:idx:*) with PostgreSQL behind them. An index key that is absent
 /// is never taken for an empty segment (Redis does not keep empty sets, so absent means
 /// "not there"): the page comes from PostgreSQL and the key is rebuilt in the background.
-public sealed class SegmentReader(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder)
+public sealed class SegmentReader(
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder, NearCache<SegmentReader.Ranked> pages)
 {
     public const int ScanBatch = 5_000;
 
@@ -19,6 +21,11 @@ public sealed class SegmentReader(IConnectionMultiplexer redis, NpgsqlDataSource
     /// UC2: members by descending priority (ZREVRANGE), with ZCARD, in one pipelined round.
     public async Task<Ranked> RangeAsync(Segment segment, long offset, int limit, CancellationToken ct)
     {
+        // A page read from Redis since the last sync is kept near, as records are (NearCache).
+        var pageKey = string.Create(CultureInfo.InvariantCulture, $"{segment.Key}\n{offset}\n{limit}");
+        if (pages.TryGet(pageKey, out var kept))
+            return kept with { Timing = new CacheTiming { Outcome = CacheOutcome.Near } };
+        var generation = pages.Generation;
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
         if (gate.Allow())
         {
@@ -37,7 +44,9 @@ public sealed class SegmentReader(IConnectionMultiplexer redis, NpgsqlDataSource
                     var items = new List<(string, double)>(entries.Length);
                     foreach (var e in entries)
                         items.Add(((string)e.Element!, e.Score));
-                    return new Ranked(count, items, timing);
+                    var ranked = new Ranked(count, items, timing);
+                    pages.Set(pageKey, ranked, generation, items.Count);
+                    return ranked;
                 }
                 metrics.Miss();
                 timing.Outcome = CacheOutcome.Miss;

@@ -62,6 +62,7 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         {
             builder.UseSetting("NearCache:Recommendations", "0");
             builder.UseSetting("NearCache:Profiles", "0");
+            builder.UseSetting("NearCache:Pages", "0");
         }
         foreach (var (key, value) in ExtraSettings)
             builder.UseSetting(key, value);

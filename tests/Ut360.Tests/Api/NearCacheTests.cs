@@ -86,6 +86,28 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
     }
 
     [Fact]
+    public async Task A_list_page_is_kept_near_until_a_sync_reorders_the_list()
+    {
+        var service = (await GetAsync(RecPath(7))).Json.GetProperty("service_type").GetString();
+        var page = $"/api/v1/services/{service}/recommendations?limit=50";
+        var items = (await NearAsync(page)).GetProperty("items").EnumerateArray().ToList();
+        Assert.True(items.Count > 1, $"{service} has more than one member among the test subscribers");
+        var last = items[^1].GetProperty("isdn").GetString()!;
+        Assert.NotEqual(last, items[0].GetProperty("isdn").GetString());
+
+        // The last of the page gets the highest score there is and moves to the top.
+        await using (var cmd = api.Db.DataSource.CreateCommand(
+            "UPDATE recommendations SET customer_value_score = 100, advance_readiness_score = 100 WHERE isdn = @isdn"))
+        {
+            cmd.Parameters.AddWithValue("isdn", last);
+            Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+        }
+        Assert.Equal(SyncOutcome.Succeeded, (await api.SyncAsync()).Outcome);
+        await Poll.UntilAsync(async () => (await GetAsync(page)).Json.GetProperty("items")[0].GetProperty("isdn").GetString() == last,
+            "the page shows the synced order");
+    }
+
+    [Fact]
     public async Task A_finished_sync_seen_only_in_the_meta_stats_also_clears_the_cache()
     {
         // No announcement on the events channel: only the meta poll can notice.
