@@ -105,6 +105,9 @@ peak_run() { # name urls-file|url → requests/s
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
 NGINX_RATE="$(rate_run nginx "http://127.0.0.1:$NGINX_PORT/rec.json")"
+# The pages the rate run asks for (its clients start at the top of the file), kept near like the
+# UC1 sample: the 5,000-page walk above holds more members than NearCache:Pages and pushed them out.
+h2load --h1 -c 1 -n 1000 -i "$OUT/uc2.txt" "${H[@]}" >/dev/null
 RATE_SAVED="$RATE"; RATE=200; UC2_RATE="$(rate_run uc2 "$OUT/uc2.txt")"; RATE="$RATE_SAVED"
 metric() { curl -fs "$1/metrics" | awk -v m="$2" 'index($1, m "{") == 1 || $1 == m {print $2}' | head -1; }
 near_share() { # base run-name urls-file: UC rate run, printing the share of records answered in process
