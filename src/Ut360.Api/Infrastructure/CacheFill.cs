@@ -65,7 +65,7 @@ public static class CacheFill
     {
         var db = redis.GetDatabase();
         var calls = new List<Task>();
-        if (IsCluster(redis))
+        if (redis.GetServers().Any(s => s.ServerType == ServerType.Cluster))
         {
             foreach (var (key, entries) in items)
                 calls.Add(FillHashIfAbsentAsync(db, key, entries, ttl));
@@ -91,11 +91,6 @@ public static class CacheFill
         }
         return Task.WhenAll(calls);
     }
-
-    /// Whether the connection is to a Redis Cluster, where one script's keys must share a hash
-    /// slot (so multi-key scripts go one key at a time).
-    public static bool IsCluster(IConnectionMultiplexer redis) =>
-        redis.GetServers().Any(s => s.ServerType == ServerType.Cluster);
 
     public static async Task<bool> RenameIfAbsentAsync(IDatabaseAsync db, RedisKey source, RedisKey target) =>
         (int)await db.ScriptEvaluateAsync(RenameIfAbsent, [source, target]) == 1;
