@@ -142,7 +142,9 @@ public static class ServiceSetup
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
 
         services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting")
+            // System.Runtime: the runtime's own GC, JIT and thread-pool figures (collections,
+            // pause time, heap sizes), what an operator looks at first when the tail moves.
+            .AddMeter(ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting", "System.Runtime")
             // Sub-millisecond buckets: the default ones start at 5 ms, above UC1's whole budget.
             .AddView("http.server.request.duration", new ExplicitBucketHistogramConfiguration
             {

@@ -78,6 +78,7 @@ public sealed class OperationsTests(LookupFactory api) : IClassFixture<LookupFac
         var metrics = await client.GetStringAsync("/metrics");
         Assert.Contains("http_server_request_duration_seconds_bucket", metrics);
         Assert.Contains("ut360_cache_hits", metrics);
+        Assert.Contains("dotnet_gc_collections", metrics);
         Assert.Contains("/api/v1/recommendations/{**isdn}", metrics);
     }
 
