@@ -81,6 +81,28 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
     }
 
+    /// Holds recommendations under an exclusive lock until released, so a miss started meanwhile
+    /// waits in its PostgreSQL read.
+    async Task<TableLock> LockRecommendationsAsync()
+    {
+        var conn = await api.Db.DataSource.OpenConnectionAsync();
+        var tx = await conn.BeginTransactionAsync();
+        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
+            await lockCmd.ExecuteNonQueryAsync();
+        return new TableLock(conn, tx);
+    }
+
+    sealed class TableLock(Npgsql.NpgsqlConnection conn, Npgsql.NpgsqlTransaction tx) : IAsyncDisposable
+    {
+        public Task ReleaseAsync() => tx.CommitAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            await tx.DisposeAsync();
+            await conn.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task Concurrent_misses_on_one_key_make_one_postgres_query()
     {
@@ -88,14 +110,11 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         var metrics = api.Services.GetRequiredService<ApiMetrics>();
         var (reads, coalesced) = (metrics.PostgresReads, metrics.Coalesced);
         // Hold the table so the first read waits, until the other 19 requests have joined it.
-        await using var conn = await api.Db.DataSource.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
-            await lockCmd.ExecuteNonQueryAsync();
+        await using var held = await LockRecommendationsAsync();
         using var client = api.Client();
         var requests = Enumerable.Range(0, 20).Select(_ => client.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}")).ToArray();
         await Until(() => metrics.Coalesced - coalesced >= 19);
-        await tx.CommitAsync();
+        await held.ReleaseAsync();
         var responses = await Task.WhenAll(requests);
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, metrics.PostgresReads - reads);
@@ -108,17 +127,14 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         var key = Keys.Rec(rec.Isdn);
         var metrics = api.Services.GetRequiredService<ApiMetrics>();
         var reads = metrics.PostgresReads;
-        await using var conn = await api.Db.DataSource.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
-            await lockCmd.ExecuteNonQueryAsync();
+        await using var held = await LockRecommendationsAsync();
         using var client = api.Client();
         var request = client.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}");
         await Until(() => metrics.PostgresReads > reads);   // the miss is now reading PostgreSQL
         // Meanwhile a sync writes a newer version.
         var newer = RecordCodec.EncodeRec(rec with { AdvanceAmount = 99000 });
         await api.Redis.Db.HashSetAsync(key, newer);
-        await tx.CommitAsync();
+        await held.ReleaseAsync();
         var response = await request;
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("99000", (string?)await api.Redis.Db.HashGetAsync(key, "advance_amount"));
@@ -130,15 +146,12 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         var (raced, plain) = (ApiTestData.Rec(281), ApiTestData.Rec(282));
         var metrics = api.Services.GetRequiredService<ApiMetrics>();
         var reads = metrics.PostgresReads;
-        await using var conn = await api.Db.DataSource.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
-            await lockCmd.ExecuteNonQueryAsync();
+        await using var held = await LockRecommendationsAsync();
         using var client = api.Client();
         var request = client.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { raced.Isdn, plain.Isdn } });
         await Until(() => metrics.PostgresReads > reads);   // both misses are now reading PostgreSQL
         await api.Redis.Db.HashSetAsync(Keys.Rec(raced.Isdn), RecordCodec.EncodeRec(raced with { AdvanceAmount = 99000 }));
-        await tx.CommitAsync();
+        await held.ReleaseAsync();
         Assert.Equal(HttpStatusCode.OK, (await request).StatusCode);
         // The write-back follows the answer: wait until it has filled the key nobody else wrote.
         await Poll.UntilAsync(() => api.Redis.Db.KeyExistsAsync(Keys.Rec(plain.Isdn)), "the bulk's miss written back to Redis");
