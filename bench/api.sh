@@ -44,7 +44,7 @@ curl -fs "$BASE/health/ready" >/dev/null || { cat "$OUT/api.log" >&2; say "the A
 say "sampling 20,000 ISDNs of $DB"
 "${PSQL[@]}" -c "SELECT isdn FROM recommendations ORDER BY md5(isdn || 'bench') LIMIT 20000" >"$OUT/isdns.txt"
 # ISDNs outside the sample, each used once by the UC6 cases that must not meet the near cache.
-"${PSQL[@]}" -c "SELECT isdn FROM recommendations WHERE md5(isdn || 'bench') > (SELECT max(h) FROM (SELECT md5(isdn || 'bench') h FROM recommendations ORDER BY 1 LIMIT 20000) s) ORDER BY md5(isdn || 'cold') LIMIT 140000" >"$OUT/cold.txt"
+"${PSQL[@]}" -c "SELECT isdn FROM recommendations WHERE md5(isdn || 'bench') > (SELECT max(h) FROM (SELECT md5(isdn || 'bench') h FROM recommendations ORDER BY 1 LIMIT 20000) s) ORDER BY md5(isdn || 'cold') LIMIT 150000" >"$OUT/cold.txt"
 esc() { sed -e 's|/|%2F|g' -e 's|+|%2B|g'; }
 esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/recommendations/|" >"$OUT/uc1.txt"
 esc <"$OUT/isdns.txt" | sed "s|^|$BASE/api/v1/profiles/|" >"$OUT/uc5.txt"
@@ -232,7 +232,7 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "- h2load's clients each start at the top of an -i file: a rate run touches the first ~RATE×SECONDS/8 ISDNs."
   echo "- UC6: every request is timed by curl (sending the list to reading the whole answer), each list"
   echo "  different, so the answer cache (structure G) is never what is measured; the Redis-only and"
-  echo "  all-miss cases each make one unmeasured request first (the first run of a path includes its JIT)."
+  echo "  all-miss cases each make two unmeasured requests first (JIT and the first multi-megabyte buffers)."
   echo "  Per-run times: bench/out/$(basename "$OUT")/bulk.json."
   echo "- Where the time goes (the tail floor of ASP.NET Core on this machine, UC6's parts): docs/api-design.md,"
   echo "  \"Performance notes\"."

@@ -218,3 +218,19 @@ public sealed class SyncTriggerTests(LookupFactory api) : IClassFixture<LookupFa
         Assert.Equal(77000, after.GetProperty("advance_amount").GetDecimal());
     }
 }
+
+/// The runtime settings the service is built with (docs/api-design.md, "Performance notes"),
+/// read from the runtimeconfig.json the build writes next to the API: a misspelt MSBuild
+/// property is ignored without a warning.
+public sealed class RuntimeSettingsTests
+{
+    [Fact]
+    public void The_api_runs_workstation_gc_with_background_collections()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "Ut360.Api.runtimeconfig.json");
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
+        Assert.True(properties.GetProperty("System.GC.Concurrent").GetBoolean());
+    }
+}
