@@ -10,12 +10,13 @@
 #
 #   bench/api.sh                              # the default dataset (database ut360, namespace ut360)
 #   BENCH_DB=ut360_api_bench BENCH_NS=bench:ut360 bench/api.sh   # a bench/api/seed.sql database
-#   BENCH_RATE=2000 BENCH_CONNS=8 BENCH_SECONDS=15 BENCH_RUNS=5   # the defaults
+#   BENCH_RATE=2000 BENCH_CONNS=8 BENCH_SECONDS=15 BENCH_RUNS=5 BENCH_RATE_ROUNDS=3   # the defaults
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 DB="${BENCH_DB:-ut360}"; NS="${BENCH_NS:-ut360}"
 RATE="${BENCH_RATE:-2000}"; CONNS="${BENCH_CONNS:-8}"; SECONDS_PER_RUN="${BENCH_SECONDS:-15}"; RUNS="${BENCH_RUNS:-5}"
+RATE_ROUNDS="${BENCH_RATE_ROUNDS:-3}"
 PG_PORT="${UT360_PG_PORT:-55432}"; REDIS_PORT="${UT360_REDIS_PORT:-56379}"
 OUT="$ROOT/bench/out/api-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$OUT"
 RESULTS="$ROOT/bench/results/api.md"
@@ -89,11 +90,13 @@ CONF
 nginx -c "$NG/nginx.conf" -p "$NG"
 trap 'cleanup; kill "$(cat "$NG/nginx.pid")" 2>/dev/null || true' EXIT
 
-rate_run() { # name urls-file|url
+rate_run() { # name urls-file|url: one fixed-rate run, its h2load log in $OUT/name.log
   local name="$1" target="$2" args=()
   if [[ -f "$target" ]]; then args=(-i "$target"); else args=("$target"); fi
   h2load --h1 -c "$CONNS" --rps "$((RATE / CONNS))" -D "$SECONDS_PER_RUN" "${H[@]}" --log-file "$OUT/$name.log" "${args[@]}" >"$OUT/$name.out"
-  python3 "$ROOT/bench/api/percentiles.py" "$OUT/$name.log"
+}
+rounds() { # name: the summary of that run's rounds (median of each figure, bench/api/percentiles.py)
+  python3 "$ROOT/bench/api/percentiles.py" $(for r in $(seq 1 "$RATE_ROUNDS"); do echo "$OUT/$1-r$r.log"; done)
 }
 peak_run() { # name urls-file|url → requests/s
   local name="$1" target="$2" args=()
@@ -103,22 +106,30 @@ peak_run() { # name urls-file|url → requests/s
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each"
-NGINX_RATE="$(rate_run nginx "http://127.0.0.1:$NGINX_PORT/rec.json")"
-# The pages the rate run asks for (its clients start at the top of the file), kept near like the
-# UC1 sample: the 5,000-page walk above holds more members than NearCache:Pages and pushed them out.
-h2load --h1 -c 1 -n 1000 -i "$OUT/uc2.txt" "${H[@]}" >/dev/null
-RATE_SAVED="$RATE"; RATE=200; UC2_RATE="$(rate_run uc2 "$OUT/uc2.txt")"; RATE="$RATE_SAVED"
+say "rate runs: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN}s each, $RATE_ROUNDS rounds"
 metric() { curl -fs "$1/metrics" | awk -v m="$2" 'index($1, m "{") == 1 || $1 == m {print $2}' | head -1; }
-near_share() { # base run-name urls-file: UC rate run, printing the share of records answered in process
+near_share() { # base run-name urls-file: a rate run, writing the share of records answered in process
   local n0 h0 n1 h1
   n0="$(metric "$1" ut360_cache_near_hits_total)"; h0="$(metric "$1" ut360_cache_hits_total)"
   rate_run "$2" "$3"
   n1="$(metric "$1" ut360_cache_near_hits_total)"; h1="$(metric "$1" ut360_cache_hits_total)"
   python3 -c "n=${n1:-0}-${n0:-0}; h=${h1:-0}-${h0:-0}; print(f'{100*n/max(1,n+h):.1f}', file=open('$OUT/$2.near', 'w'))"
 }
-UC1_RATE="$(near_share "$BASE" uc1 "$OUT/uc1.txt")"
-UC5_RATE="$(near_share "$BASE" uc5 "$OUT/uc5.txt")"
+# The machine's speed moves under other tenants' work (a UC2 run once went from a 1.4 ms to a
+# 5 ms median half-way through, nginx's ceiling from 35,000 to 55,000 req/s within the hour), so
+# the rate runs go round nginx, UC2, UC1, UC5 several times and every figure is the median of
+# its rounds (p99 by round in the table).
+for r in $(seq 1 "$RATE_ROUNDS"); do
+  rate_run "nginx-r$r" "http://127.0.0.1:$NGINX_PORT/rec.json"
+  # The pages the rate run asks for (its clients start at the top of the file), kept near like the
+  # UC1 sample: the 5,000-page walk above holds more members than NearCache:Pages and pushed them out.
+  h2load --h1 -c 1 -n 1000 -i "$OUT/uc2.txt" "${H[@]}" >/dev/null
+  RATE_SAVED="$RATE"; RATE=200; rate_run "uc2-r$r" "$OUT/uc2.txt"; RATE="$RATE_SAVED"
+  near_share "$BASE" "uc1-r$r" "$OUT/uc1.txt"
+  near_share "$BASE" "uc5-r$r" "$OUT/uc5.txt"
+done
+NGINX_RATE="$(rounds nginx)"; UC2_RATE="$(rounds uc2)"; UC1_RATE="$(rounds uc1)"; UC5_RATE="$(rounds uc5)"
+UC1_NEAR="$(sort -n "$OUT"/uc1-r*.near | head -1)"; UC5_NEAR="$(sort -n "$OUT"/uc5-r*.near | head -1)"
 say "peak runs: 32 connections, 200,000 requests"
 # The ceiling moves with the machine's other work (35,000-48,000 req/s on the same box within an
 # hour), so UC1 and nginx alternate three times and the verdict takes the median of the ratios.
@@ -143,10 +154,11 @@ pids+=($!)
 for _ in $(seq 1 100); do curl -fs "$OFF/health/ready" >/dev/null && break; sleep 0.2; done
 sed "s|$BASE|$OFF|" "$OUT/uc1.txt" >"$OUT/uc1-off.txt"; sed "s|$BASE|$OFF|" "$OUT/uc5.txt" >"$OUT/uc5-off.txt"; sed "s|$BASE|$OFF|" "$OUT/uc2.txt" >"$OUT/uc2-off.txt"
 h2load --h1 -c 8 -n 20000 -i "$OUT/uc1-off.txt" "${H[@]}" >/dev/null; h2load --h1 -c 8 -n 20000 -i "$OUT/uc5-off.txt" "${H[@]}" >/dev/null
-UC1_OFF_RATE="$(rate_run uc1-off "$OUT/uc1-off.txt")"
-UC5_OFF_RATE="$(rate_run uc5-off "$OUT/uc5-off.txt")"
+rate_run uc1-off "$OUT/uc1-off.txt"; UC1_OFF_RATE="$(python3 "$ROOT/bench/api/percentiles.py" "$OUT/uc1-off.log")"
+rate_run uc5-off "$OUT/uc5-off.txt"; UC5_OFF_RATE="$(python3 "$ROOT/bench/api/percentiles.py" "$OUT/uc5-off.log")"
 h2load --h1 -c 1 -n 5000 -i "$OUT/uc2-off.txt" "${H[@]}" >/dev/null
-RATE_SAVED="$RATE"; RATE=200; UC2_OFF_RATE="$(rate_run uc2-off "$OUT/uc2-off.txt")"; RATE="$RATE_SAVED"
+RATE_SAVED="$RATE"; RATE=200; rate_run uc2-off "$OUT/uc2-off.txt"; RATE="$RATE_SAVED"
+UC2_OFF_RATE="$(python3 "$ROOT/bench/api/percentiles.py" "$OUT/uc2-off.log")"
 UC1_OFF_PEAK="$(peak_run uc1-off-peak "$OUT/uc1-off.txt")"
 kill "${pids[-1]}" 2>/dev/null || true
 
@@ -160,7 +172,7 @@ BULK="$(python3 "$ROOT/bench/api/bulk.py" "$BASE" "$KEY" "$OUT/isdns.txt" "$REDI
 echo "$BULK" >"$OUT/bulk.json"
 
 j() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
-row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j "$2" p999_ms) | $(j "$2" max_ms) | $(j "$2" non_2xx) |"; }
+row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j "$2" "', '.join(map(str, p99_rounds)) if 'p99_rounds' in dir() else '–'") | $(j "$2" p999_ms) | $(j "$2" max_ms) | $(j "$2" non_2xx) |"; }
 {
   echo "# API benchmark"
   echo
@@ -174,11 +186,14 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo
   echo "## Fixed rate: $RATE req/s over $CONNS connections, ${SECONDS_PER_RUN} s (UC2: 200 req/s)"
   echo
-  echo "| target | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-2xx |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "The first four rows: $RATE_ROUNDS rounds of nginx, UC2, UC1, UC5 in turn; each figure is the median of the"
+  echo "rounds (max: the slowest request of all). The near-cache-off rows: one run each."
+  echo
+  echo "| target | achieved req/s | p50 ms | p99 ms | p99 by round | p99.9 ms | max ms | non-2xx |"
+  echo "|---|---|---|---|---|---|---|---|"
   row "nginx, static 600-byte JSON (baseline)" "$NGINX_RATE"
-  row "UC1 GET /recommendations/{isdn} ($(cat "$OUT/uc1.near")% of records from the near cache)" "$UC1_RATE"
-  row "UC5 GET /profiles/{isdn} ($(cat "$OUT/uc5.near")% from the near cache)" "$UC5_RATE"
+  row "UC1 GET /recommendations/{isdn} (${UC1_NEAR}% of records from the near cache)" "$UC1_RATE"
+  row "UC5 GET /profiles/{isdn} (${UC5_NEAR}% from the near cache)" "$UC5_RATE"
   row "UC2 GET /services/{type}/recommendations, page of 100 (warmed: pages and records from the near cache)" "$UC2_RATE"
   row "UC1, near cache off (every request reads Redis)" "$UC1_OFF_RATE"
   row "UC5, near cache off" "$UC5_OFF_RATE"
@@ -215,12 +230,12 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   check() { python3 -c "print('met' if $1 else 'missed')"; }
   echo "| target | figure | verdict |"
   echo "|---|---|---|"
-  echo "| UC1 p99 ≤ 1 ms at $RATE req/s | $uc1p99 ms | $(check "$uc1p99 <= 1") |"
+  echo "| UC1 p99 ≤ 1 ms at $RATE req/s (median of $RATE_ROUNDS rounds) | $uc1p99 ms | $(check "$uc1p99 <= 1") |"
   echo "| UC1 p99 ≤ 2× nginx p99 ($ngp99 ms) | $uc1p99 ms | $(check "$uc1p99 <= 2 * $ngp99") |"
   echo "| UC5 p99 ≤ 1 ms at $RATE req/s | $uc5p99 ms | $(check "$uc5p99 <= 1") |"
   echo "| UC5 p99 ≤ 2× nginx p99 | $uc5p99 ms | $(check "$uc5p99 <= 2 * $ngp99") |"
   echo "| UC1 peak ≥ 0.5× nginx peak (median ratio of 3 rounds) | ${PEAK_RATIO}× | $(check "$PEAK_RATIO >= 0.5") |"
-  echo "| UC2 page of 100 p99 ≤ 5 ms | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
+  echo "| UC2 page of 100 p99 ≤ 5 ms (median of $RATE_ROUNDS rounds) | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (near cache) | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (Redis only) | $(j "$BULK" "bulk_redis_only['p50_ms']") ms | $(check "$(j "$BULK" "bulk_redis_only['p50_ms']") <= 100") |"
   echo "| UC6 10,000 all-miss p50 ≤ 300 ms | $(j "$BULK" "bulk_all_miss['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_miss['p50_ms']") <= 300") |"
