@@ -116,7 +116,7 @@ public sealed class ProfileStore(
         {
             try
             {
-                await CacheFill.FillHashIfAbsentAsync(redis.GetDatabase(), keys.Profile(isdn), entries, RedisKeys.RecordTtl);
+                await CacheFill.FillHashesIfAbsentAsync(redis, keys, [(isdn, keys.Profile(isdn), entries)], RedisKeys.RecordTtl);
             }
             catch (Exception e) when (RedisGate.IsRedisFault(e))
             {

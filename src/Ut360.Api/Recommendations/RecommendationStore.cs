@@ -144,7 +144,7 @@ public sealed class RecommendationStore(
     {
         try
         {
-            await CacheFill.FillHashesIfAbsentAsync(redis, [.. rows.Select(r => (keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
+            await CacheFill.FillHashesIfAbsentAsync(redis, keys, [.. rows.Select(r => (r.Isdn, keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
         }
         catch (Exception e) when (RedisGate.IsRedisFault(e))
         {

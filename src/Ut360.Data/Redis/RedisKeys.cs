@@ -21,10 +21,21 @@ public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
     public RedisKey MetaStats => $"{Namespace}:meta:stats";
     public RedisKey Bulk(string hash) => $"{Namespace}:bulk:{hash}";
 
+    /// The sync's own: ISDNs whose keys a sync is about to delete (during a sync, or after one
+    /// was killed, for the next to finish).
+    public RedisKey SyncGone => $"{Namespace}:sync:gone";
+
+    /// ISDNs a sync deleted within DeletedTtl: a cache-aside write-back skips them, so a miss that
+    /// read a row just before a sync deleted it cannot bring the subscriber back (CacheFill). The
+    /// hash tag puts it in SyncGone's Cluster slot, so one script moves the one into the other.
+    public RedisKey SyncDeleted => $"{Namespace}:sync:deleted:{{{Namespace}:sync:gone}}";
+
     /// Pub/sub channel (not a key) on which every finished sync and dual write is announced,
     /// so API instances drop their in-process copies at once.
     public string Events => $"{Namespace}:events";
 
     public static readonly TimeSpan RecordTtl = TimeSpan.FromDays(7);
     public static readonly TimeSpan BulkTtl = TimeSpan.FromHours(1);
+    /// Far longer than any miss's PostgreSQL read (the API gives one 10 s at most).
+    public static readonly TimeSpan DeletedTtl = TimeSpan.FromHours(1);
 }

@@ -81,7 +81,7 @@ sealed class RedisState
             }
         }
 
-        await foreach (var e in db.SetScanAsync(keys.PendingGone(), pageSize: 5000).WithCancellation(ct))
+        await foreach (var e in db.SetScanAsync(keys.SyncGone, pageSize: 5000).WithCancellation(ct))
             state.PendingGone.Add(e.ToString());
         return state;
     }
@@ -109,8 +109,6 @@ static class SyncKeys
     public const string TempSuffix = "}:next";
 
     public static RedisKey Temp(string liveKey) => "{" + liveKey + TempSuffix;
-
-    public static RedisKey PendingGone(this RedisKeys keys) => keys.Namespace + ":sync:gone";
 
     public static IndexKind Classify(RedisKeys keys, string key, out string value)
     {

@@ -22,12 +22,21 @@ namespace Ut360.Data.Sync;
 ///  4. publish: RENAME every temporary index over its live key, drop indexes that became empty,
 ///     RENAME the new meta over ut360:meta:stats (standalone: one MULTI/EXEC, so indexes and meta
 ///     change together; Cluster: key by key, each key atomic);
-///  5. delete the gone subscribers' keys, then the pending set.
+///  5. delete the gone subscribers' keys, then move the pending set into the recently-deleted
+///     one (RedisKeys.SyncDeleted), which keeps API write-backs from bringing them back.
 /// A kill before 4 leaves the previous indexes and meta live; a kill in 4–5 leaves the pending
 /// set, which the next sync deletes too. Temporary keys left behind are dropped at step 1.
 public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis, RedisKeys keys, int database = -1)
 {
     const int IndexChunk = 1000;    // members per ZADD/SADD/ZREM/SREM
+
+    /// Adds the pending set to the recently-deleted one (kept DeletedTtl) and drops it, in one step.
+    const string RetireGone = """
+        redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        redis.call('DEL', KEYS[1])
+        return 1
+        """;
     static readonly TimeSpan Ttl = RedisKeys.RecordTtl;
 
     IDatabase Db => redis.GetDatabase(database);
@@ -225,7 +234,7 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
         }
 
         // Step 3: remember what is to be deleted before anything stops pointing at it.
-        var goneKey = keys.PendingGone();
+        var goneKey = keys.SyncGone;
         if (gone.Count > 0)
         {
             var tasks = new List<Task>();
@@ -256,7 +265,8 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
                 tasks.Add(Db.KeyDeleteAsync(keys.Profile(i)));
             foreach (var ok in await Task.WhenAll(tasks))
                 deleted += ok ? 1 : 0;
-            await Db.KeyDeleteAsync(goneKey);
+            // The pending set becomes the recently-deleted one that API write-backs consult.
+            await Db.ScriptEvaluateAsync(RetireGone, [goneKey, keys.SyncDeleted], [(long)RedisKeys.DeletedTtl.TotalMilliseconds]);
         }
 
         Mark("delete");

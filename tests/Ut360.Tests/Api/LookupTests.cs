@@ -120,22 +120,28 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         Assert.Equal(1, metrics.PostgresReads - reads);
     }
 
+    /// Sends a request whose misses wait in their PostgreSQL read, does `meanwhile` (what a sync
+    /// does at that moment), then lets the read go on.
+    async Task<HttpResponseMessage> RaceAsync(Func<HttpClient, Task<HttpResponseMessage>> send, Func<Task> meanwhile)
+    {
+        var metrics = api.Services.GetRequiredService<ApiMetrics>();
+        var reads = metrics.PostgresReads;
+        await using var held = await LockRecommendationsAsync();
+        using var client = api.Client();
+        var request = send(client);
+        await Until(() => metrics.PostgresReads > reads);   // the misses are now reading PostgreSQL
+        await meanwhile();
+        await held.ReleaseAsync();
+        return await request;
+    }
+
     [Fact]
     public async Task A_fill_never_overwrites_what_a_sync_wrote_while_postgres_was_being_read()
     {
         var rec = ApiTestData.Rec(203);
         var key = Keys.Rec(rec.Isdn);
-        var metrics = api.Services.GetRequiredService<ApiMetrics>();
-        var reads = metrics.PostgresReads;
-        await using var held = await LockRecommendationsAsync();
-        using var client = api.Client();
-        var request = client.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}");
-        await Until(() => metrics.PostgresReads > reads);   // the miss is now reading PostgreSQL
-        // Meanwhile a sync writes a newer version.
-        var newer = RecordCodec.EncodeRec(rec with { AdvanceAmount = 99000 });
-        await api.Redis.Db.HashSetAsync(key, newer);
-        await held.ReleaseAsync();
-        var response = await request;
+        var response = await RaceAsync(c => c.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}"),
+            () => api.Redis.Db.HashSetAsync(key, RecordCodec.EncodeRec(rec with { AdvanceAmount = 99000 })));   // a newer version
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("99000", (string?)await api.Redis.Db.HashGetAsync(key, "advance_amount"));
     }
@@ -144,21 +150,39 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
     public async Task A_bulk_fill_never_overwrites_what_a_sync_wrote_and_fills_the_rest()
     {
         var (raced, plain) = (ApiTestData.Rec(281), ApiTestData.Rec(282));
-        var metrics = api.Services.GetRequiredService<ApiMetrics>();
-        var reads = metrics.PostgresReads;
-        await using var held = await LockRecommendationsAsync();
-        using var client = api.Client();
-        var request = client.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { raced.Isdn, plain.Isdn } });
-        await Until(() => metrics.PostgresReads > reads);   // both misses are now reading PostgreSQL
-        await api.Redis.Db.HashSetAsync(Keys.Rec(raced.Isdn), RecordCodec.EncodeRec(raced with { AdvanceAmount = 99000 }));
-        await held.ReleaseAsync();
-        Assert.Equal(HttpStatusCode.OK, (await request).StatusCode);
+        var response = await RaceAsync(c => c.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { raced.Isdn, plain.Isdn } }),
+            () => api.Redis.Db.HashSetAsync(Keys.Rec(raced.Isdn), RecordCodec.EncodeRec(raced with { AdvanceAmount = 99000 })));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         // The write-back follows the answer: wait until it has filled the key nobody else wrote.
         await Poll.UntilAsync(() => api.Redis.Db.KeyExistsAsync(Keys.Rec(plain.Isdn)), "the bulk's miss written back to Redis");
         Assert.Equal("99000", (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(raced.Isdn), "advance_amount"));
         Assert.Equal((string?)RecordCodec.EncodeRec(plain).Single(e => e.Name == "advance_amount").Value,
             (string?)await api.Redis.Db.HashGetAsync(Keys.Rec(plain.Isdn), "advance_amount"));
         Assert.InRange((await api.Redis.Db.KeyTimeToLiveAsync(Keys.Rec(plain.Isdn)))!.Value, TimeSpan.FromDays(6.9), TimeSpan.FromDays(7));
+    }
+
+    [Fact]
+    public async Task A_fill_never_brings_back_a_subscriber_a_sync_deleted_while_postgres_was_being_read()
+    {
+        var rec = ApiTestData.Rec(205);
+        // Meanwhile a sync deletes the subscriber: it lists it among the deleted, as SyncEngine does.
+        var response = await RaceAsync(c => c.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}"),
+            () => api.Redis.Db.SetAddAsync(Keys.SyncDeleted, rec.Isdn));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);   // the row it read, answered once
+        // A single lookup writes back before it answers: nothing was written.
+        Assert.False(await api.Redis.Db.KeyExistsAsync(Keys.Rec(rec.Isdn)));
+    }
+
+    [Fact]
+    public async Task A_bulk_fill_skips_subscribers_a_sync_is_deleting_and_fills_the_rest()
+    {
+        var (deleting, plain) = (ApiTestData.Rec(283), ApiTestData.Rec(284));
+        // A sync in its deletion step: the subscriber is in the pending set.
+        var response = await RaceAsync(c => c.PostAsJsonAsync("/api/v1/recommendations/bulk", new { isdns = new[] { deleting.Isdn, plain.Isdn } }),
+            () => api.Redis.Db.SetAddAsync(Keys.SyncGone, deleting.Isdn));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Poll.UntilAsync(() => api.Redis.Db.KeyExistsAsync(Keys.Rec(plain.Isdn)), "the bulk's other miss written back to Redis");
+        Assert.False(await api.Redis.Db.KeyExistsAsync(Keys.Rec(deleting.Isdn)));
     }
 
     [Fact]

@@ -122,7 +122,12 @@ public sealed class SyncRefreshTests
         Assert.Empty(await KeysAsync(redis, "{" + k.Namespace + ":*"));
         Assert.False(await redis.Db.KeyExistsAsync(k.Namespace + ":sync:gone"));
         foreach (var i in gone.Take(10))
+        {
             Assert.False(await redis.Db.KeyExistsAsync(k.Rec(i)));
+            // Listed for an hour, so a late cache-aside write-back cannot bring it back.
+            Assert.True(await redis.Db.SetContainsAsync(k.SyncDeleted, i));
+        }
+        Assert.InRange((await redis.Db.KeyTimeToLiveAsync(k.SyncDeleted))!.Value, TimeSpan.FromMinutes(59), RedisKeys.DeletedTtl);
         Assert.Equal(200, await redis.Db.SetLengthAsync(k.ClusterIndex(5)));
         Assert.Equal("2900", (string?)await redis.Db.HashGetAsync(k.MetaStats, "total_subscribers"));
         // Converged: the same as a sync into an empty namespace.
