@@ -103,52 +103,6 @@ public static class CacheFill
         return 1
         """;
 
-    public static Task<RedisResult> FillHashIfAbsentAsync(IDatabaseAsync db, RedisKey key, HashEntry[] entries, TimeSpan ttl)
-    {
-        var args = new RedisValue[1 + entries.Length * 2];
-        args[0] = (long)ttl.TotalMilliseconds;
-        for (var i = 0; i < entries.Length; i++)
-        {
-            args[1 + 2 * i] = entries[i].Name;
-            args[2 + 2 * i] = entries[i].Value;
-        }
-        return db.ScriptEvaluateAsync(FillHashIfAbsent, [key], args);
-    }
-
-    /// Many write-backs (UC6 misses, list pages): on a standalone server a few hundred hashes per
-    /// script call instead of one call each; a Cluster spreads the keys over slots, and a script
-    /// may only touch one slot, so there each hash is its own call.
-    public static Task FillHashesIfAbsentAsync(IConnectionMultiplexer redis, IReadOnlyList<(RedisKey Key, HashEntry[] Entries)> items, TimeSpan ttl)
-    {
-        var db = redis.GetDatabase();
-        var calls = new List<Task>();
-        if (redis.GetServers().Any(s => s.ServerType == ServerType.Cluster))
-        {
-            foreach (var (key, entries) in items)
-                calls.Add(FillHashIfAbsentAsync(db, key, entries, ttl));
-            return Task.WhenAll(calls);
-        }
-        for (var from = 0; from < items.Count; from += FillChunk)
-        {
-            var count = Math.Min(FillChunk, items.Count - from);
-            var keys = new RedisKey[count];
-            var args = new List<RedisValue>(1 + count * 29) { (long)ttl.TotalMilliseconds };
-            for (var i = 0; i < count; i++)
-            {
-                var (key, entries) = items[from + i];
-                keys[i] = key;
-                args.Add(entries.Length);
-                foreach (var e in entries)
-                {
-                    args.Add(e.Name);
-                    args.Add(e.Value);
-                }
-            }
-            calls.Add(db.ScriptEvaluateAsync(FillHashesIfAbsent, keys, [.. args]));
-        }
-        return Task.WhenAll(calls);
-    }
-
     public static async Task<bool> RenameIfAbsentAsync(IDatabaseAsync db, RedisKey source, RedisKey target) =>
         (int)await db.ScriptEvaluateAsync(RenameIfAbsent, [source, target]) == 1;
 

@@ -57,11 +57,10 @@ public static class SegmentsApi
         var range = await reader.RangeAsync(Segment.Service(keys, type), from, size, ct);
         var isdns = range.Items.ConvertAll(i => i.Isdn);
         var (views, timing, _) = await store.GetManyAsync(isdns, ct);
-        var scores = range.Items.ConvertAll(i => i.Score);
         var t = range.Timing;
         t.Merge(timing);
         t.Apply(http.Response);
-        return new ServicePageResult(type, range.Total, from, size, views, scores);
+        return new ServicePageResult(type, range.Total, from, size, views, range.Items);
     }
 
     public static Task<Results<Ok<SegmentPage>, ValidationProblem>> GetByRisk(
@@ -170,7 +169,7 @@ public sealed record SegmentPage(
 /// score appended, instead of serialising 100 records per page again: the serialiser was over a
 /// quarter of a page's CPU. The bytes are those ServicePage would serialise to.
 public sealed class ServicePageResult(
-    string serviceType, long total, long offset, int limit, RecommendationView?[] views, List<double> scores) : IResult, IEndpointMetadataProvider
+    string serviceType, long total, long offset, int limit, RecommendationView?[] views, List<(string Isdn, double Score)> members) : IResult, IEndpointMetadataProvider
 {
     public async Task ExecuteAsync(HttpContext http)
     {
@@ -194,7 +193,7 @@ public sealed class ServicePageResult(
                 item.Write(json[..^1]);               // without its closing brace
                 item.Write(",\"score\":"u8);
                 var number = item.GetSpan(32);
-                Utf8Formatter.TryFormat(scores[i], number, out var written);
+                Utf8Formatter.TryFormat(members[i].Score, number, out var written);
                 item.Advance(written);
                 item.Write("}"u8);
                 writer.WriteRawValue(item.WrittenSpan, skipInputValidation: true);
