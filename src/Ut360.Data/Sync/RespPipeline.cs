@@ -1,3 +1,5 @@
+// Obsolete constructors of StackExchange.Redis 3 exceptions: this file is replaced by the library itself (issue: no hand-written Redis client).
+#pragma warning disable CS0618
 using System.Buffers.Text;
 using System.Net;
 using System.Net.Security;
