@@ -61,8 +61,9 @@ LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
 "$ROOT/ut360" sync --help >/dev/null   # builds the CLI outside the timing
-echo "== the same commands as RESP (ut360 sync --emit-resp), for redis-cli --pipe"
-"$ROOT/ut360" sync --emit-resp "$WORK/sync.resp" | tee "$WORK/emit.txt"
+echo "== the same commands as RESP (bench/resp-export), for redis-cli --pipe"
+dotnet build "$ROOT/bench/resp-export/RespExport.csproj" -c Release -o "$WORK/resp-export" -nologo -v q -clp:ErrorsOnly >/dev/null
+dotnet "$WORK/resp-export/RespExport.dll" "$WORK/sync.resp" | tee "$WORK/emit.txt"
 RAW_BYTES="$(awk '$1=="raw_bytes"{print $2}' "$WORK/emit.txt")"
 RESP_BYTES="$(awk '$1=="resp_bytes"{print $2}' "$WORK/emit.txt")"
 COMMANDS="$(awk '$1=="commands"{print $2}' "$WORK/emit.txt")"
@@ -139,7 +140,7 @@ ${ROUND_ROWS}| \`ut360 sync\` again, over the previous version (round 1) | ${SYN
 | OBJECT ENCODING rec / profile | ${ENC_REC} / ${ENC_PROFILE}; non-listpack among 2,000 scanned: ${NOT_LISTPACK} | listpack | |
 
 Raw bytes: every key name, hash field name and value, sorted-set and set member (8 bytes per
-score), counted by \`ut360 sync --emit-resp\` while it writes the RESP file.
+score), counted by \`bench/resp-export\` while it writes the RESP file.
 
 Why used_memory is above raw bytes: each profile hash is one listpack of 2,049–2,560 bytes, which
 jemalloc serves from its 2,560-byte size class (the sampled MEMORY USAGE above: that class plus

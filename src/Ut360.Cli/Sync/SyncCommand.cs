@@ -25,14 +25,10 @@ public static class SyncCommand
             Description = "Key namespace (production: ut360).",
             DefaultValueFactory = _ => RedisKeys.DefaultNamespace,
         };
-        var emitResp = new Option<string?>("--emit-resp")
-        {
-            Description = "Write the full sync's Redis commands as RESP to a file (for redis-cli --pipe) instead of syncing.",
-        };
 
         var command = new Command("sync", "Fill Redis from PostgreSQL with the design's key layout (full, or incremental with --changed-since).")
         {
-            changedSince, dryRun, history, limit, ns, emitResp,
+            changedSince, dryRun, history, limit, ns,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -40,8 +36,6 @@ public static class SyncCommand
             if (parse.GetValue(history))
                 return await PrintHistoryAsync(db, parse.GetValue(limit), ct);
             var keys = new RedisKeys(parse.GetValue(ns) ?? RedisKeys.DefaultNamespace);
-            if (parse.GetValue(emitResp) is { } file)
-                return await EmitRespAsync(db, keys, file, ct);
 
             await using var redis = await ConnectionMultiplexer.ConnectAsync(SyncRedis.ConnectionString(null));
             var request = new SyncRequest
@@ -173,16 +167,4 @@ public static class SyncCommand
         SyncOutcome.Skipped => "[yellow]" + outcome + "[/]",
         _ => Markup.Escape(outcome),
     };
-
-    static async Task<int> EmitRespAsync(NpgsqlDataSource db, RedisKeys keys, string file, CancellationToken ct)
-    {
-        var stats = await RespExport.WriteAsync(db, keys, file, ct);
-        var inv = CultureInfo.InvariantCulture;
-        // Machine-readable on purpose: bench/sync.sh reads these lines.
-        Console.WriteLine($"commands {stats.Commands.ToString(inv)}");
-        Console.WriteLine($"resp_bytes {stats.RespBytes.ToString(inv)}");
-        Console.WriteLine($"raw_bytes {stats.RawBytes.ToString(inv)}");
-        Console.WriteLine($"subscribers {stats.Subscribers.ToString(inv)}");
-        return 0;
-    }
 }

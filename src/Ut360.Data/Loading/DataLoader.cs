@@ -365,6 +365,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             statsRows = await Count(conn, MergeStats, ct);
             lap("stats");
             progress?.Report(new("indexes and stats", 1, 1));
+            await RecordChangesAsync(conn, loadId, RecordFreshChanges, ct);
             result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
                 new(monIns, monUpd, monDel), statsRows, ct);
         }
@@ -420,6 +421,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
                 monIns = await Count(conn, InsertMonthly, ct); Step();
                 await Exec(conn, TouchProfilesOfChangedMonthly, ct);
                 statsRows = await Count(conn, MergeStats, ct); Step();
+                await RecordChangesAsync(conn, loadId, RecordMergedChanges, ct);
 
                 result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
                     new(monIns, monUpd, monDel), statsRows, ct);
@@ -447,6 +449,25 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     }
 
     static int Count(bool[] flags) => flags.Count(f => f);
+
+    // The change set an incremental sync and the dual write push (table load_changes), inside
+    // the load's transaction so it commits with the rows.
+    const string RecordMergedChanges = """
+        INSERT INTO load_changes (load_id, isdn, deleted)
+        SELECT @id, isdn, bool_or(deleted) FROM load_changed GROUP BY isdn
+        """;
+
+    const string RecordFreshChanges = """
+        INSERT INTO load_changes (load_id, isdn, deleted)
+        SELECT @id, isdn, false FROM recommendations UNION SELECT @id, isdn, false FROM subscriber_360_profiles
+        """;
+
+    static async Task RecordChangesAsync(NpgsqlConnection conn, long loadId, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
+        cmd.Parameters.AddWithValue("id", loadId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 
     /// Records the outcome in data_loads inside the load's transaction, so the record and the
     /// data commit together, and commits.

@@ -63,20 +63,6 @@ public static class SubscriberQueries
             yield return ReadRecommendation(reader);
     }
 
-    /// The recommendations whose updated_at is at or after a time, or all of them when it is
-    /// null; streamed in isdn order (`sync --emit-resp`, the benchmark's baseline).
-    public static async IAsyncEnumerable<Recommendation> StreamRecommendationsAsync(
-        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"SELECT {RecommendationColumns} FROM recommendations {(changedSince is null ? "" : "WHERE updated_at >= @since")} ORDER BY isdn", conn);
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadRecommendation(reader);
-    }
-
     public static async Task<Profile?> GetProfileAsync(NpgsqlDataSource db, string isdn, CancellationToken ct)
     {
         await foreach (var p in GetProfilesAsync(db, [isdn], ct))
@@ -94,29 +80,15 @@ public static class SubscriberQueries
             yield return ReadProfile(reader);
     }
 
-    /// The profiles whose updated_at is at or after a time, or all of them when it is null, with
-    /// their months (`sync --emit-resp`).
-    public static async IAsyncEnumerable<Profile> StreamProfilesAsync(
-        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"{ProfileSelect} {(changedSince is null ? "" : "WHERE p.updated_at >= @since")} ORDER BY p.isdn", conn);
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            yield return ReadProfile(reader);
-    }
-
-    /// The profiles of an ISDN range (or those of it updated at or after a time) without their
-    /// months, in no particular order: with ReadMonthlyJsonAsync of the same range in the same
-    /// snapshot, the sync's read (months grouped once instead of a subquery per profile).
+    /// The profiles of an ISDN range (or those of it among some ISDNs) without their months, in
+    /// no particular order: with ReadMonthlyJsonAsync of the same range in the same snapshot, the
+    /// sync's read (months grouped once instead of a subquery per profile).
     public static async IAsyncEnumerable<Profile> StreamProfileRowsAsync(
-        NpgsqlConnection conn, DateTime? changedSince, IsdnRange range, [EnumeratorCancellation] CancellationToken ct)
+        NpgsqlConnection conn, string[]? isdns, IsdnRange range, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"SELECT {ProfileColumns} FROM subscriber_360_profiles p WHERE {Where("p", changedSince, range)}", conn);
-        Bind(cmd, changedSince, range);
+            $"SELECT {ProfileColumns} FROM subscriber_360_profiles p WHERE {Where("p", isdns, range)}", conn);
+        Bind(cmd, isdns, range);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             yield return ReadProfile(reader);
@@ -143,13 +115,11 @@ public static class SubscriberQueries
         return ranges;
     }
 
-    static string Where(string alias, DateTime? changedSince, IsdnRange range)
+    static string Where(string alias, string[]? isdns, IsdnRange range)
     {
         var parts = new List<string> { "true" };
-        if (changedSince is not null)
-            parts.Add(alias == "m"
-                ? "m.isdn IN (SELECT isdn FROM subscriber_360_profiles WHERE updated_at >= @since)"
-                : $"{alias}.updated_at >= @since");
+        if (isdns is not null)
+            parts.Add($"{alias}.isdn = ANY(@isdns)");
         if (range.From is not null)
             parts.Add($"{alias}.isdn >= @from");
         if (range.To is not null)
@@ -157,10 +127,10 @@ public static class SubscriberQueries
         return string.Join(" AND ", parts);
     }
 
-    static void Bind(NpgsqlCommand cmd, DateTime? changedSince, IsdnRange range)
+    static void Bind(NpgsqlCommand cmd, string[]? isdns, IsdnRange range)
     {
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+        if (isdns is not null)
+            cmd.Parameters.AddWithValue("isdns", isdns);
         if (range.From is { } from)
             cmd.Parameters.AddWithValue("from", NpgsqlTypes.NpgsqlDbType.Varchar, from);
         if (range.To is { } to)
@@ -183,12 +153,12 @@ public static class SubscriberQueries
           FROM subscriber_monthly_arpu m
         """;
 
-    /// The monthly_arpu JSON (UTF-8) of every profile, or of the profiles updated at or after a
-    /// time, by ISDN; a profile without months is absent.
-    public static async Task<MonthlyJson> ReadMonthlyJsonAsync(NpgsqlConnection conn, DateTime? changedSince, IsdnRange range, CancellationToken ct)
+    /// The monthly_arpu JSON (UTF-8) of every profile of a range, or of some ISDNs, by ISDN; a
+    /// profile without months is absent.
+    public static async Task<MonthlyJson> ReadMonthlyJsonAsync(NpgsqlConnection conn, string[]? isdns, IsdnRange range, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"{MonthlyJsonSql} WHERE {Where("m", changedSince, range)} GROUP BY m.isdn", conn);
-        Bind(cmd, changedSince, range);
+        await using var cmd = new NpgsqlCommand($"{MonthlyJsonSql} WHERE {Where("m", isdns, range)} GROUP BY m.isdn", conn);
+        Bind(cmd, isdns, range);
         var months = new MonthlyJson();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
@@ -203,15 +173,14 @@ public static class SubscriberQueries
         advance_readiness_score, priority_score, recommendation_date
         """;
 
-    /// Every recommendation (or those updated at or after a time) with the columns the rec hash
-    /// and the meta need, in no particular order (a sequential scan).
+    /// Every recommendation (or those of some ISDNs) with the columns the rec hash and the meta
+    /// need, in no particular order (a sequential scan, or index probes for the ISDNs).
     public static async IAsyncEnumerable<Recommendation> StreamRecommendationsForSyncAsync(
-        NpgsqlConnection conn, DateTime? changedSince, [EnumeratorCancellation] CancellationToken ct)
+        NpgsqlConnection conn, string[]? isdns, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"SELECT {SyncRecommendationColumns} FROM recommendations {(changedSince is null ? "" : "WHERE updated_at >= @since")}", conn);
-        if (changedSince is { } since)
-            cmd.Parameters.AddWithValue("since", DateTime.SpecifyKind(since, DateTimeKind.Utc));
+            $"SELECT {SyncRecommendationColumns} FROM recommendations r WHERE {Where("r", isdns, IsdnRange.All)}", conn);
+        Bind(cmd, isdns, IsdnRange.All);
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
         {

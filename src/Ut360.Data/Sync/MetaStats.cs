@@ -72,10 +72,11 @@ public sealed class MetaStats
 
     const string ProfileSql = "SELECT count(*), coalesce(sum(revenue_potential), 0) FROM subscriber_360_profiles";
 
-    public static async Task<MetaStats> FromPostgresAsync(NpgsqlDataSource db, CancellationToken ct)
+    /// Counts on a connection (the sync's snapshot, so the counts match the rows it pushed).
+    public static async Task<MetaStats> FromPostgresAsync(NpgsqlConnection conn, CancellationToken ct)
     {
         var m = new MetaStats();
-        await using (var cmd = db.CreateCommand(CountSql))
+        await using (var cmd = new NpgsqlCommand(CountSql, conn))
         {
             cmd.Parameters.AddWithValue("high", Priority.HighThreshold);
             cmd.Parameters.AddWithValue("medium", Priority.MediumThreshold);
@@ -93,7 +94,7 @@ public sealed class MetaStats
                 m.AdvanceSum += r.GetDecimal(5);
             }
         }
-        await using (var cmd = db.CreateCommand(ProfileSql))
+        await using (var cmd = new NpgsqlCommand(ProfileSql, conn))
         {
             await using var r = await cmd.ExecuteReaderAsync(ct);
             await r.ReadAsync(ct);

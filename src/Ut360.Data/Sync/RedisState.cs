@@ -32,27 +32,11 @@ sealed class RedisState
     public static bool IsCluster(IConnectionMultiplexer redis) =>
         redis.GetServers().Any(s => s.ServerType == ServerType.Cluster);
 
+    /// Everything a full sync needs: index keys, their members, the pending-deletion set.
     public static async Task<RedisState> ReadAsync(IConnectionMultiplexer redis, RedisKeys keys, int database,
         IProgress<SyncProgress>? progress, CancellationToken ct)
     {
-        var state = new RedisState();
-        var ns = keys.Namespace;
-        string live = ns + ":idx:", temp = "{" + ns + ":idx:";
-        // One SCAN per master finds both the live indexes (cluster ids are open-ended) and the
-        // temporary keys a killed sync may have left; the exact prefix test below keeps other
-        // namespaces (whose names may end in ours) out.
-        foreach (var server in Masters(redis))
-        {
-            await foreach (var key in server.KeysAsync(database, "*" + Glob(ns) + ":idx:*", pageSize: 5000).WithCancellation(ct))
-            {
-                var k = key.ToString();
-                if (k.StartsWith(live, StringComparison.Ordinal))
-                    state.LiveIndexKeys.Add(k);
-                else if (k.StartsWith(temp, StringComparison.Ordinal) && k.EndsWith(SyncKeys.TempSuffix, StringComparison.Ordinal))
-                    state.LeftoverTempKeys.Add(k);
-            }
-        }
-
+        var state = await ReadKeysAsync(redis, keys, database, ct);
         var db = redis.GetDatabase(database);
         long seen = 0;
         foreach (var k in state.LiveIndexKeys.Order(StringComparer.Ordinal))
@@ -80,7 +64,32 @@ sealed class RedisState
                 }
             }
         }
+        return state;
+    }
 
+    /// The key names only (live indexes, leftovers) and the pending-deletion set: what an
+    /// incremental sync needs, without reading every index member.
+    public static async Task<RedisState> ReadKeysAsync(IConnectionMultiplexer redis, RedisKeys keys, int database, CancellationToken ct)
+    {
+        var state = new RedisState();
+        var ns = keys.Namespace;
+        string live = ns + ":idx:", temp = "{" + ns + ":idx:";
+        // One SCAN per master finds both the live indexes (cluster ids are open-ended) and the
+        // temporary keys a killed sync may have left; the exact prefix test below keeps other
+        // namespaces (whose names may end in ours) out.
+        foreach (var server in Masters(redis))
+        {
+            await foreach (var key in server.KeysAsync(database, "*" + Glob(ns) + ":idx:*", pageSize: 5000).WithCancellation(ct))
+            {
+                var k = key.ToString();
+                if (k.StartsWith(live, StringComparison.Ordinal))
+                    state.LiveIndexKeys.Add(k);
+                else if (k.StartsWith(temp, StringComparison.Ordinal) && k.EndsWith(SyncKeys.TempSuffix, StringComparison.Ordinal))
+                    state.LeftoverTempKeys.Add(k);
+            }
+        }
+
+        var db = redis.GetDatabase(database);
         await foreach (var e in db.SetScanAsync(keys.SyncGone, pageSize: 5000).WithCancellation(ct))
             state.PendingGone.Add(e.ToString());
         return state;

@@ -106,34 +106,4 @@ public sealed class SyncEncodingTests
             ["updated_at"] = Utc(p.UpdatedAt!.Value).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         };
     }
-
-    [Fact]
-    public void The_pipeline_computes_redis_cluster_hash_slots()
-    {
-        // CRC16/XMODEM check value, and slots Redis's own CLUSTER KEYSLOT gives.
-        Assert.Equal(12739, HashSlotOf("123456789"));
-        Assert.Equal(12182, HashSlotOf("foo"));
-        Assert.Equal(HashSlotOf("user1000"), HashSlotOf("{user1000}.following"));
-        Assert.Equal(HashSlotOf("ut360:idx:risk:LOW"), HashSlotOf("{ut360:idx:risk:LOW}:next"));
-    }
-
-    [Theory]
-    [ClusterData]
-    public async Task The_pipeline_routes_keys_by_the_same_hash_slots_as_the_cluster(string target)
-    {
-        await using var redis = await RedisAsync(target);
-        foreach (var key in new[] { "ut360:rec:abc==", "{ut360:idx:service:EasyCredit}:next", "t1:ut360:profile:x/y+z==", "a{}b", "{}", "x{y", "{a}{b}", "ut360:profile:Tăng" })
-            Assert.Equal(redis.Connection.HashSlot(key), HashSlotOf(key));
-    }
-
-    static int HashSlotOf(string key)
-    {
-        var type = typeof(SyncEngine).Assembly.GetType("Ut360.Data.Sync.HashSlots", throwOnError: true)!;
-        var method = type.GetMethod("Of")!;
-        // ReadOnlySpan<byte> cannot go through reflection: call through a delegate.
-        var f = method.CreateDelegate<SlotOf>();
-        return f(System.Text.Encoding.UTF8.GetBytes(key));
-    }
-
-    delegate int SlotOf(ReadOnlySpan<byte> key);
 }

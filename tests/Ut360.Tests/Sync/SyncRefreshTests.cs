@@ -162,16 +162,17 @@ public sealed class SyncRefreshTests
         await FullAsync(db, redis);
         var k = redis.Keys;
 
-        // An upsert load: its started_at before the rows it changes.
+        // An upsert load with the change set it records (load_changes).
         var loadId = await ScalarAsync<long>(db, """
             INSERT INTO data_loads (data_version, mode, source_dir, source_format, outcome, started_at)
             VALUES ('v2', 'upsert', 'test', 'csv', 'succeeded', clock_timestamp()) RETURNING id
             """);
-        await ExecAsync(db, """
+        await ExecAsync(db, $"""
             UPDATE recommendations SET service_type = CASE service_type WHEN 'MBFG' THEN 'EasyCredit' ELSE 'MBFG' END,
                    advance_amount = 99000, cluster_group = 6, updated_at = now()
              WHERE id <= 10;
             UPDATE subscriber_360_profiles SET classification_reason = 'Đã thay đổi', updated_at = now() WHERE recommendation_id <= 12;
+            INSERT INTO load_changes (load_id, isdn, deleted) SELECT {loadId}, isdn, false FROM recommendations WHERE id <= 12;
             """);
         var changed = await IsdnsAsync(db, "id <= 10");
         var untouched = (await IsdnsAsync(db, "id = 100"))[0];
@@ -181,7 +182,8 @@ public sealed class SyncRefreshTests
             new SyncRequest { Kind = SyncKind.Incremental, ChangedSince = loadId.ToString(CultureInfo.InvariantCulture) }, null, default);
 
         Assert.Equal(SyncOutcome.Succeeded, result.Outcome);
-        Assert.Equal(10, result.Subscribers);
+        // The load's change set: 10 recommendations and 12 profiles changed, 12 subscribers pushed.
+        Assert.Equal(12, result.Subscribers);
         Assert.Equal(12, result.Profiles);
         Assert.Equal(10, result.IndexMoves);
         foreach (var i in changed)
@@ -250,7 +252,7 @@ public sealed class SyncRefreshTests
         AssertSameDump(await DumpAsync(fresh2), await DumpAsync(redis));
     }
 
-    // What an upsert load does to the tables, with its data_loads row.
+    // What an upsert load does to the tables, with its data_loads row and its change set.
     static async Task<long> ChangeAsLoadAsync(TestDatabase db, string version, int round)
     {
         var loadId = await ScalarAsync<long>(db, $"""
@@ -269,7 +271,10 @@ public sealed class SyncRefreshTests
                    ('new-{version}-b==', 'POS', 'EasyCredit', 30000, 9000, NULL, 'HIGH', 80, 90, 72, DATE '2025-10-22');
             INSERT INTO subscriber_360_profiles (isdn, subscriber_type, service_type, profile_date, revenue_potential)
             VALUES ('new-{version}-a==', 'PRE', 'MBFG', DATE '2025-10-22', 1000);
-            UPDATE data_loads SET outcome = 'succeeded', finished_at = now() WHERE id = {loadId};
+            INSERT INTO load_changes (load_id, isdn, deleted)
+            SELECT {loadId}, isdn, false FROM recommendations WHERE id BETWEEN {first} AND {first + 9} OR isdn LIKE 'new-{version}-%'
+            UNION ALL SELECT {loadId}, isdn, true FROM recommendations WHERE id = {first + 15};
+            UPDATE data_loads SET outcome = 'succeeded', needs_sync = true, finished_at = now() WHERE id = {loadId};
             """);
         await DeleteAsync(db, $"id = {first + 15}");
         return loadId;

@@ -1,18 +1,34 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
-using Ut360.Data.Domain;
+using StackExchange.Redis;
+using Ut360.Data;
 using Ut360.Data.Records;
 using Ut360.Data.Redis;
+using Ut360.Data.Sync;
 
-namespace Ut360.Data.Sync;
+// Writes the commands of a full sync into an empty Redis as a RESP file for `redis-cli --pipe`:
+// the baseline bench/sync.sh measures the sync against. Same encoder (RecordEncoder), same
+// keys, same TTLs, the same PostgreSQL reads as the sync; no temporary keys or swap, since the
+// target is empty. Also counts the raw bytes of the dataset (every key, field name, value and
+// index member) to compare Redis's used_memory with. Prints machine-readable lines.
+//
+//   dotnet run --project bench/resp-export -c Release -- FILE     (ConnectionStrings__Postgres)
+if (args.Length != 1)
+{
+    Console.Error.WriteLine("usage: resp-export FILE");
+    return 2;
+}
+await using var db = NpgsqlDataSource.Create(Ut360Settings.Postgres());
+var stats = await RespExport.WriteAsync(db, RedisKeys.Default, args[0], CancellationToken.None);
+var inv = CultureInfo.InvariantCulture;
+Console.WriteLine($"commands {stats.Commands.ToString(inv)}");
+Console.WriteLine($"resp_bytes {stats.RespBytes.ToString(inv)}");
+Console.WriteLine($"raw_bytes {stats.RawBytes.ToString(inv)}");
+Console.WriteLine($"subscribers {stats.Subscribers.ToString(inv)}");
+return 0;
 
-/// Writes the commands of a full sync into an empty Redis as a RESP file for
-/// `redis-cli --pipe`: the baseline bench/sync.sh measures the sync against. Same encoding
-/// (RecordCodec), same keys, same TTLs; no temporary keys or swap, since the target is empty.
-/// Also counts the raw bytes of the dataset (every key, field name, value and index member) to
-/// compare Redis's used_memory with.
-public static class RespExport
+static class RespExport
 {
     public sealed record Stats(long Commands, long RespBytes, long RawBytes, long Subscribers);
 
@@ -27,14 +43,13 @@ public static class RespExport
 
         await using (var conn = await db.OpenConnectionAsync(ct))
         {
-            await foreach (var r in SubscriberQueries.StreamRecommendationsAsync(conn, (DateTime?)null, ct))
+            await foreach (var r in SubscriberQueries.StreamRecommendationsForSyncAsync(conn, null, ct))
             {
                 var key = keys.Rec(r.Isdn).ToString();
-                var entries = RecordCodec.EncodeRec(r);
-                raw += w.HashSet(key, entries);
+                raw += w.HashSet(key, RecordCodec.EncodeRec(r));
                 w.Command("EXPIRE", key, ttl);
                 meta.Add(r);
-                var score = r.CustomerValueScore is { } cv && r.AdvanceReadinessScore is { } ar ? Priority.IndexScore(cv, ar) : 0d;
+                var score = r.CustomerValueScore is { } cv && r.AdvanceReadinessScore is { } ar ? Ut360.Data.Domain.Priority.IndexScore(cv, ar) : 0d;
                 var m = new Membership(r.ServiceType, r.BadDebtRisk, r.ClusterGroup?.ToString(CultureInfo.InvariantCulture));
                 foreach (var k in m.IndexKeys(keys))
                 {
@@ -47,19 +62,26 @@ public static class RespExport
         await using (var conn = await db.OpenConnectionAsync(ct))
         {
             var now = DateTimeOffset.UtcNow;
-            await foreach (var p in SubscriberQueries.StreamProfilesAsync(conn, (DateTime?)null, ct))
+            var encoder = new RecordEncoder();
+            foreach (var range in await SubscriberQueries.SplitProfilesAsync(conn, 4, ct))
             {
-                var key = keys.Profile(p.Isdn).ToString();
-                var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
-                raw += w.HashSet(key, RecordCodec.EncodeProfile(p, updated));
-                w.Command("EXPIRE", key, ttl);
-                meta.Profiles++;
-                meta.RevenuePotentialSum += p.RevenuePotential ?? 0;
+                var months = await SubscriberQueries.ReadMonthlyJsonAsync(conn, null, range, ct);
+                await foreach (var p in SubscriberQueries.StreamProfileRowsAsync(conn, null, range, ct))
+                {
+                    var key = keys.Profile(p.Isdn).ToString();
+                    var updated = p.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : now;
+                    var sink = new EntrySink();
+                    encoder.WriteProfile(p, months.For(p.Isdn), updated, sink);
+                    raw += w.HashSet(key, [.. sink.Entries]);
+                    w.Command("EXPIRE", key, ttl);
+                    meta.Profiles++;
+                    meta.RevenuePotentialSum += p.RevenuePotential ?? 0;
+                }
             }
         }
         foreach (var (key, members) in indexes)
         {
-            var zset = SyncKeys.Classify(keys, key, out _) == IndexKind.Service;
+            var zset = key.Contains(":idx:service:", StringComparison.Ordinal);
             raw += Encoding.UTF8.GetByteCount(key);
             foreach (var chunk in members.Chunk(1000))
             {
@@ -82,6 +104,14 @@ public static class RespExport
         return new Stats(w.Commands, file.Length, raw, meta.Subscribers);
     }
 
+    sealed class EntrySink : IHashFieldSink
+    {
+        public List<HashEntry> Entries { get; } = [];
+
+        public void Field(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) =>
+            Entries.Add(new HashEntry(Encoding.UTF8.GetString(name), Encoding.UTF8.GetString(value)));
+    }
+
     sealed class RespWriter(Stream stream)
     {
         readonly BufferedStream _out = new(stream, 1 << 20);
@@ -89,7 +119,7 @@ public static class RespExport
         public long Commands { get; private set; }
 
         /// Writes HSET and returns the raw bytes (key, fields, values).
-        public long HashSet(string key, StackExchange.Redis.HashEntry[] entries)
+        public long HashSet(string key, HashEntry[] entries)
         {
             var args = new string[2 + entries.Length * 2];
             args[0] = "HSET";
