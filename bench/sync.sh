@@ -8,6 +8,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export UT360_ROOT="$ROOT"
+# Its own database and its own Redis server: the PostgreSQL server may be another checkout's.
+export UT360_SHARE_SERVERS=1
 source "$ROOT/scripts/services.sh"
 N="${1:-214504}"
 SOURCE="${UT360_BENCH_SOURCE:-generator}"

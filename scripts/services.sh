@@ -3,25 +3,71 @@
 # and nothing local is started.
 
 PG_BIN="${UT360_PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_PORT="${UT360_PG_PORT:-55432}"
-REDIS_PORT="${UT360_REDIS_PORT:-56379}"
-# Cluster bus ports are these + 10000, so they must stay at or below 55535.
-CLUSTER_PORTS=(${UT360_REDIS_CLUSTER_PORTS:-47001 47002 47003})
 
 log() { echo "ut360: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+# Ports: the environment's (UT360_PG_PORT, UT360_REDIS_PORT, UT360_REDIS_CLUSTER_PORTS), else the
+# ones this checkout's last `services up` used (remembered in .local/ports), else the project's.
+# They are exported, so every command of the checkout (db migrate, load, sync, serve, psql,
+# redis-cli, the tests) reaches the same servers.
+PORTS_FILE="${UT360_STATE_DIR:-$UT360_ROOT/.local}/ports"
+if [[ -f "$PORTS_FILE" ]]; then
+  while IFS='=' read -r key value; do
+    case "$key" in
+      UT360_PG_PORT|UT360_REDIS_PORT|UT360_REDIS_CLUSTER_PORTS)
+        [[ -z "${!key:-}" ]] && printf -v "$key" '%s' "$value" ;;
+    esac
+  done <"$PORTS_FILE"
+fi
+PG_PORT="${UT360_PG_PORT:-55432}"
+REDIS_PORT="${UT360_REDIS_PORT:-56379}"
+# Cluster bus ports are these + 10000, so they must stay at or below 55535.
+CLUSTER_PORTS=(${UT360_REDIS_CLUSTER_PORTS:-47001 47002 47003})
+for port in "$PG_PORT" "$REDIS_PORT" "${CLUSTER_PORTS[@]}"; do
+  [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "not a TCP port: '$port' (UT360_PG_PORT, UT360_REDIS_PORT, UT360_REDIS_CLUSTER_PORTS)"
+done
+export UT360_PG_PORT="$PG_PORT" UT360_REDIS_PORT="$REDIS_PORT" UT360_REDIS_CLUSTER_PORTS="${CLUSTER_PORTS[*]}"
+
+remember_ports() {
+  mkdir -p "$(dirname "$PORTS_FILE")"
+  printf 'UT360_PG_PORT=%s\nUT360_REDIS_PORT=%s\nUT360_REDIS_CLUSTER_PORTS=%s\n' \
+    "$PG_PORT" "$REDIS_PORT" "${CLUSTER_PORTS[*]}" >"$PORTS_FILE"
+}
+
+# A server already answering on one of our ports must be this checkout's (its data directory
+# under our state dir): otherwise a load or sync meant for this checkout would replace another
+# checkout's data. UT360_SHARE_SERVERS=1 (the tests, which isolate themselves in databases and
+# key namespaces of their own) accepts any.
+refuse_foreign() {
+  # $1 what, $2 port, $3 the server's directory, $4 ours, $5 variable to move
+  [[ "${UT360_SHARE_SERVERS:-}" == 1 || -z "$3" || "$3" == "$4" ]] && return 0
+  die "$1 on 127.0.0.1:$2 belongs to another checkout (its data: $3). Give this checkout its own port ($5=…; 'services up' remembers it) or set UT360_SHARE_SERVERS=1 to use it anyway."
+}
+pg_check_owner() {
+  local dir
+  dir="$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtc 'SHOW data_directory' 2>/dev/null || true)"
+  refuse_foreign PostgreSQL "$PG_PORT" "$dir" "$(state_dir)/pg/data" UT360_PG_PORT
+}
+redis_dir() { redis-cli -h 127.0.0.1 -p "$1" config get dir 2>/dev/null | sed -n 2p; }
+redis_check_owner() { refuse_foreign Redis "$REDIS_PORT" "$(redis_dir "$REDIS_PORT")" "$(state_dir)/redis" UT360_REDIS_PORT; }
+
 is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# apt-get that waits (up to 10 minutes) for another apt/dpkg process to release its lock instead
+# of failing with "Could not get lock /var/lib/dpkg/lock-frontend".
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 "$@"; }
 
 # As root, PostgreSQL runs as the postgres user; as anyone else, as that user.
 as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 state_dir() {
-  # The data lives in a git-ignored folder of the checkout, unless the postgres user cannot
-  # reach it; then in a per-checkout folder under the system temp directory.
-  local dir="$UT360_ROOT/.local"
-  if is_root && ! runuser -u postgres -- test -x "$UT360_ROOT" 2>/dev/null; then
-    dir="${TMPDIR:-/tmp}/ut360-$(printf '%s' "$UT360_ROOT" | sha1sum | cut -c1-12)"
+  # The data lives in a git-ignored folder of the checkout (or UT360_STATE_DIR), unless the
+  # postgres user cannot reach it; then in a per-checkout folder under the system temp directory.
+  local dir="${UT360_STATE_DIR:-$UT360_ROOT/.local}" base="${UT360_STATE_DIR:-$UT360_ROOT}"
+  [[ -d "$base" ]] || base="$(dirname "$base")"
+  if is_root && ! runuser -u postgres -- test -x "$base" 2>/dev/null; then
+    dir="${TMPDIR:-/tmp}/ut360-$(printf '%s' "${UT360_STATE_DIR:-$UT360_ROOT}" | sha1sum | cut -c1-12)"
   fi
   echo "$dir"
 }
@@ -36,7 +82,7 @@ ensure_redis_installed() {
   command -v redis-server >/dev/null && return 0
   if is_root && command -v apt-get >/dev/null; then
     log "installing redis-server (apt-get)…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
+    (apt_get update -qq && apt_get install -y -qq redis-server) >/dev/null \
       || die "apt-get install redis-server failed"
     # Debian starts a system-wide instance on 6379; ours is separate and the system one is not needed.
     (systemctl disable --now redis-server || service redis-server stop) >/dev/null 2>&1 || true
@@ -47,7 +93,7 @@ ensure_redis_installed() {
 
 pg_up() {
   external_pg && { log "PostgreSQL: using ConnectionStrings__Postgres (nothing local started)"; return 0; }
-  if pg_running; then return 0; fi
+  if pg_running; then pg_check_owner; return 0; fi
   [[ -x "$PG_BIN/pg_ctl" ]] || die "PostgreSQL 15 server binaries not found in $PG_BIN (apt-get install postgresql-15)"
   local dir; dir="$(state_dir)"
   local data="$dir/pg/data" run="$dir/pg/run"
@@ -113,7 +159,7 @@ CONF
 
 redis_up() {
   external_redis && { log "Redis: using ConnectionStrings__Redis (nothing local started)"; return 0; }
-  redis_running && return 0
+  redis_running && { redis_check_owner; return 0; }
   ensure_redis_installed
   local dir; dir="$(state_dir)/redis"
   mkdir -p "$dir"
@@ -126,6 +172,7 @@ redis_up() {
 
 redis_down() {
   external_redis && return 0
+  redis_running && redis_check_owner
   redis_running && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && log "Redis stopped"
   return 0
 }
@@ -135,7 +182,10 @@ cluster_up() {
   local base; base="$(state_dir)/redis-cluster"
   local port started=0
   for port in "${CLUSTER_PORTS[@]}"; do
-    redis_running "$port" && continue
+    if redis_running "$port"; then
+      refuse_foreign "Redis Cluster node" "$port" "$(redis_dir "$port")" "$base/$port" UT360_REDIS_CLUSTER_PORTS
+      continue
+    fi
     mkdir -p "$base/$port"
     rm -f "$base/$port/nodes.conf"
     redis_conf "$port" "$base/$port" "cluster-enabled yes
@@ -163,6 +213,7 @@ cluster-node-timeout 5000" >"$base/$port/redis.conf"
 cluster_down() {
   local port
   for port in "${CLUSTER_PORTS[@]}"; do
+    redis_running "$port" && refuse_foreign "Redis Cluster node" "$port" "$(redis_dir "$port")" "$(state_dir)/redis-cluster/$port" UT360_REDIS_CLUSTER_PORTS
     redis_running "$port" && redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
   done
 }
@@ -176,7 +227,7 @@ services_main() {
   [[ $# -gt 0 ]] && shift
   for arg in "$@"; do [[ "$arg" == --redis-cluster ]] && cluster=1; done
   case "$action" in
-    up) pg_up; redis_up; [[ $cluster == 1 ]] && cluster_up; return 0 ;;
+    up) pg_up; redis_up; [[ $cluster == 1 ]] && cluster_up; remember_ports; return 0 ;;
     down) [[ $cluster == 1 ]] && cluster_down; pg_down; redis_down ;;
     status)
       local rc=0

@@ -60,7 +60,7 @@ echo "== web: dependencies"
 if [[ ! -x "$CHROMIUM" ]]; then
   if is_root && command -v apt-get >/dev/null; then
     echo "installing chromium (apt-get)…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+    (apt_get update -qq && apt_get install -y -qq chromium) >/dev/null \
       || echo "test-web: apt-get install chromium failed" >&2
   fi
 fi

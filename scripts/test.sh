@@ -3,6 +3,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export UT360_ROOT="$ROOT" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# The tests isolate themselves (a database and a key namespace of their own per test), so they
+# may run against servers another checkout started.
+export UT360_SHARE_SERVERS=1
 source "$ROOT/scripts/services.sh"
 
 passed=0 failed=0 skipped=0

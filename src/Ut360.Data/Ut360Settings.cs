@@ -4,11 +4,29 @@ namespace Ut360.Data;
 
 /// Connection settings shared by the CLI, the API and the tests. Standard .NET configuration
 /// (ConnectionStrings__Postgres, ConnectionStrings__Redis) wins; otherwise the local servers
-/// that `./ut360 services up` starts on the project ports.
+/// that `./ut360 services up` starts: on UT360_PG_PORT / UT360_REDIS_PORT when set (./ut360
+/// sets them, from the environment or from the ports the checkout's `services up` remembered),
+/// else on the project ports 55432 / 56379.
 public static class Ut360Settings
 {
-    public const string DefaultPostgres = "Host=127.0.0.1;Port=55432;Username=postgres;Database=ut360;Include Error Detail=true";
-    public const string DefaultRedis = "127.0.0.1:56379";
+    public const int DefaultPostgresPort = 55432;
+    public const int DefaultRedisPort = 56379;
+
+    public static string DefaultPostgres =>
+        $"Host=127.0.0.1;Port={Port("UT360_PG_PORT", DefaultPostgresPort)};Username=postgres;Database=ut360;Include Error Detail=true";
+
+    public static string DefaultRedis => $"127.0.0.1:{Port("UT360_REDIS_PORT", DefaultRedisPort)}";
+
+    /// <exception cref="InvalidOperationException">the variable is set but is not a TCP port.</exception>
+    static int Port(string variable, int fallback)
+    {
+        var text = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(text))
+            return fallback;
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
+            ? port
+            : throw new InvalidOperationException($"{variable}='{text}' is not a TCP port (1-65535)");
+    }
 
     public static string Postgres(IConfiguration? configuration = null) =>
         Value(configuration, "ConnectionStrings:Postgres", "ConnectionStrings__Postgres") ?? DefaultPostgres;
