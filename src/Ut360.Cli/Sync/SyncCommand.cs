@@ -143,6 +143,9 @@ public static class SyncCommand
         // table into 80 columns.
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 200);
+        var (runs, loads) = await SyncRuns.MarkAbandonedAsync(db, ct);
+        if (runs + loads > 0)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]marked {runs} sync run(s) interrupted and {loads} load(s) failed: their processes are gone[/]");
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("id", "kind", "trigger", "started (UTC)", "finished", "duration", "written", "deleted", "subscribers", "outcome", "message");
         await foreach (var r in SyncRuns.HistoryAsync(db, limit, ct))

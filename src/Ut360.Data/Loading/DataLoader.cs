@@ -14,7 +14,7 @@ namespace Ut360.Data.Loading;
 public sealed class DataLoader(NpgsqlDataSource dataSource)
 {
     // Serialises loads across processes; distinct from the migrator's key.
-    const long LoadLockKey = 0x75743336304C; // "ut360L"
+    internal const long LoadLockKey = 0x75743336304C; // "ut360L"
 
     static readonly string[] RecCols = UpstreamFormat.Recommendations.Columns.Skip(1).Select(c => c.Name).ToArray();
     static readonly string[] ProfileOwnCols = UpstreamFormat.Profiles.Columns.Skip(1).Select(c => c.Name).ToArray();

@@ -37,6 +37,7 @@ sealed class FullSync(SyncContext t)
                 timings.Add((phase, clock.Elapsed));
         }
         var limits = await ServerLimits.ReadAsync(t.Redis, warnings);
+        var evictedBefore = await ServerLimits.EvictionAsync(t.Redis);
 
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
         var state = await RedisState.ReadAsync(t.Redis, t.Keys, t.DbNumber, progress, ct);
@@ -88,6 +89,12 @@ sealed class FullSync(SyncContext t)
         };
         if (request.DryRun)
             return result with { Message = $"would write {w.KeysWritten} keys, delete {goneRec.Count + goneProfile.Count}, move {moves} subscribers between indexes" };
+
+        // Under maxmemory, Redis makes room by evicting keys with a TTL, which includes what this
+        // sync just wrote: publishing would announce records that are not there. Fail the run
+        // with the numbers instead; the previous indexes and meta stay live.
+        if ((await ServerLimits.EvictionAsync(t.Redis))?.Since(evictedBefore, w.KeysWritten) is { } evicted)
+            return result with { Outcome = SyncOutcome.Failed, Message = evicted };
 
         await t.RememberGoneAsync(gone);
 

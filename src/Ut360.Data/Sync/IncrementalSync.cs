@@ -37,6 +37,7 @@ sealed class IncrementalSync(SyncContext context)
         var timings = new List<(string, TimeSpan)>();
         void Mark(string phase) => timings.Add((phase, clock.Elapsed));
         var limits = await ServerLimits.ReadAsync(_t.Redis, warnings);
+        var evictedBefore = await ServerLimits.EvictionAsync(_t.Redis);
 
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
         var state = await RedisState.ReadKeysAsync(_t.Redis, _t.Keys, _t.DbNumber, ct);
@@ -103,11 +104,16 @@ sealed class IncrementalSync(SyncContext context)
         await WriteMetaAsync(meta.ToHash(dataVersion, DateTimeOffset.UtcNow, runId, request.Kind, clock.Elapsed));
         Mark("meta");
         await _t.AnnounceAsync(runId);
-        await _t.FinishLoadsAsync(published, null, ct);
 
         SyncContext.CheckEncodings(_overLimit, _longest, limits, warnings);
         var used = await ServerLimits.UsedMemoryAsync(_t.Redis);
-        return result with { Outcome = SyncOutcome.Succeeded, KeysDeleted = _deleted, UsedMemory = used };
+        result = result with { Outcome = SyncOutcome.Succeeded, KeysDeleted = _deleted, UsedMemory = used };
+        // The changes are applied chunk by chunk, so there is no previous version to keep: the
+        // run is failed with the numbers, and its loads stay marked needs_sync.
+        if ((await ServerLimits.EvictionAsync(_t.Redis))?.Since(evictedBefore, _recs + _profiles) is { } evicted)
+            return result with { Outcome = SyncOutcome.Failed, Message = evicted };
+        await _t.FinishLoadsAsync(published, null, ct);
+        return result;
     }
 
     static async Task<DateTimeOffset?> StartedAtAsync(NpgsqlConnection conn, long loadId, CancellationToken ct)

@@ -59,6 +59,48 @@ public static class SyncRuns
         return ids;
     }
 
+    /// Marks the rows of runs whose process is gone, without waiting for the next run: a sync row
+    /// still 'running' in a namespace whose SyncLock is free becomes 'interrupted', a load row
+    /// still 'running' while the load lock is free becomes 'failed' (interrupted). The advisory
+    /// locks tell: a live holder keeps its lock, a dead one's went with its connection. Returns
+    /// the rows marked (sync runs, loads). `ut360 sync --history` calls it.
+    public static async Task<(int SyncRuns, int Loads)> MarkAbandonedAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        var namespaces = new List<string>();
+        await using (var cmd = db.CreateCommand("SELECT DISTINCT coalesce(namespace, 'ut360') FROM sync_runs WHERE outcome = 'running'"))
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+            while (await r.ReadAsync(ct))
+                namespaces.Add(r.GetString(0));
+        var runs = 0;
+        foreach (var ns in namespaces)
+        {
+            await using var lease = await SyncLock.TryAcquireAsync(db, ns, ct);
+            if (lease is not null)
+                runs += (await MarkInterruptedAsync(db, ns, ct)).Count;
+        }
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using (var take = new NpgsqlCommand("SELECT pg_try_advisory_lock(@k)", conn))
+        {
+            take.Parameters.AddWithValue("k", Loading.DataLoader.LoadLockKey);
+            if (await take.ExecuteScalarAsync(ct) is not true)
+                return (runs, 0);
+        }
+        int loads;
+        await using (var mark = new NpgsqlCommand("""
+            UPDATE data_loads SET outcome = 'failed', finished_at = clock_timestamp(),
+                   message = 'interrupted: the loading process ended before it finished (found by sync --history)'
+             WHERE outcome = 'running'
+            """, conn))
+            loads = await mark.ExecuteNonQueryAsync(ct);
+        await using (var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@k)", conn))
+        {
+            release.Parameters.AddWithValue("k", Loading.DataLoader.LoadLockKey);
+            await release.ExecuteScalarAsync(ct);
+        }
+        return (runs, loads);
+    }
+
     public static async Task<(long Id, DateTimeOffset StartedAt)> StartAsync(
         NpgsqlDataSource db, string kind, string trigger, string? changedSince, string ns, CancellationToken ct)
     {

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using StackExchange.Redis;
+using Ut360.Data.Sync;
+using Ut360.Tests.Infrastructure;
+using static Ut360.Tests.Sync.SyncTestKit;
+
+namespace Ut360.Tests.Sync;
+
+/// The sync against servers configured the way operators get them wrong: a small maxmemory,
+/// lazy freeing off; and the records of runs whose process died.
+public sealed class SyncServerTests
+{
+    [Fact]
+    public async Task A_sync_whose_writes_redis_evicts_fails_with_the_numbers_and_warns_when_lazy_freeing_is_off()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        // 3,000 subscribers are ~10 MB in Redis: a 4 MB server must evict what the sync writes.
+        await using var server = await RedisServer.StartAsync("--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru",
+            "--lazyfree-lazy-server-del", "no");
+        await using var redis = await TestRedis.CreateAsync(server.ConnectionString + ",allowAdmin=true");
+        await FillAsync(db, 3000);
+
+        var result = await FullAsync(db, redis);
+
+        Assert.Equal(SyncOutcome.Failed, result.Outcome);
+        Assert.Contains("evicted", result.Message, StringComparison.Ordinal);
+        Assert.Contains("maxmemory", result.Message, StringComparison.Ordinal);
+        Assert.Contains(result.Warnings, w => w.StartsWith("lazyfree-lazy-server-del is off", StringComparison.Ordinal));
+        // Not published: no meta claims subscribers that are not there.
+        Assert.False(await redis.Db.KeyExistsAsync(redis.Keys.MetaStats));
+        var run = await SyncRuns.HistoryAsync(db.DataSource, 1, default).FirstAsync();
+        Assert.Equal(SyncOutcome.Failed, run.Outcome);
+        Assert.Contains("evicted", run.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_sync_on_the_project_configuration_neither_evicts_nor_warns_about_lazy_freeing()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var server = await RedisServer.StartAsync("--lazyfree-lazy-server-del", "yes", "--lazyfree-lazy-user-del", "yes");
+        await using var redis = await TestRedis.CreateAsync(server.ConnectionString + ",allowAdmin=true");
+        await FillAsync(db, 300);
+
+        var result = await FullAsync(db, redis);
+
+        Assert.Equal(SyncOutcome.Succeeded, result.Outcome);
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("lazyfree", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task History_marks_sync_runs_and_loads_whose_process_is_gone_and_leaves_those_whose_holder_lives()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var gone = await ScalarAsync<long>(db, "INSERT INTO sync_runs (kind, trigger, namespace) VALUES ('full', 'cli', 'gone:ut360') RETURNING id");
+        var live = await ScalarAsync<long>(db, "INSERT INTO sync_runs (kind, trigger, namespace) VALUES ('full', 'cli', 'live:ut360') RETURNING id");
+        var load = await ScalarAsync<long>(db, "INSERT INTO data_loads (data_version, mode, source_dir, source_format) VALUES ('v', 'upsert', 'x', 'csv') RETURNING id");
+
+        // A live sync of 'live:ut360' holds its lock; nobody holds the other's or the load's.
+        await using (var holder = await SyncLock.TryAcquireAsync(db.DataSource, "live:ut360", default))
+        {
+            Assert.NotNull(holder);
+            Assert.Equal((1, 1), await SyncRuns.MarkAbandonedAsync(db.DataSource, default));
+        }
+        Assert.Equal(SyncOutcome.Interrupted, await ScalarAsync<string>(db, $"SELECT outcome FROM sync_runs WHERE id = {gone}"));
+        Assert.Equal("running", await ScalarAsync<string>(db, $"SELECT outcome FROM sync_runs WHERE id = {live}"));
+        Assert.Equal("failed", await ScalarAsync<string>(db, $"SELECT outcome FROM data_loads WHERE id = {load}"));
+        Assert.True(await ScalarAsync<bool>(db, $"SELECT message LIKE 'interrupted%' AND finished_at IS NOT NULL FROM data_loads WHERE id = {load}"));
+
+        // A load in progress (its lock held) keeps its row.
+        var running = await ScalarAsync<long>(db, "INSERT INTO data_loads (data_version, mode, source_dir, source_format) VALUES ('w', 'upsert', 'x', 'csv') RETURNING id");
+        await using var loader = await db.DataSource.OpenConnectionAsync();
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(@k)", loader))
+        {
+            take.Parameters.AddWithValue("k", 0x75743336304CL);  // DataLoader's lock
+            await take.ExecuteNonQueryAsync();
+        }
+        Assert.Equal((1, 0), await SyncRuns.MarkAbandonedAsync(db.DataSource, default));  // the live sync's holder is gone now
+        Assert.Equal("running", await ScalarAsync<string>(db, $"SELECT outcome FROM data_loads WHERE id = {running}"));
+    }
+}
+
+/// A redis-server of the test's own on a free loopback port, stopped on dispose.
+sealed class RedisServer : IAsyncDisposable
+{
+    readonly Process _process;
+
+    RedisServer(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public static async Task<RedisServer> StartAsync(params string[] args)
+    {
+        int port;
+        using (var l = new TcpListener(IPAddress.Loopback, 0))
+        {
+            l.Start();
+            port = ((IPEndPoint)l.LocalEndpoint).Port;
+        }
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("UT360_TEST_REDIS_SERVER") ?? "redis-server")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in (string[])["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--hash-max-listpack-value", "4096", .. args])
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new RedisServer(process, port);
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var probe = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},connectTimeout=500");
+                if (probe.IsConnected)
+                    return server;
+            }
+            catch (RedisConnectionException) when (deadline.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
+            {
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
