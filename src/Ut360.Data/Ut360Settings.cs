@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using StackExchange.Redis;
 
 namespace Ut360.Data;
 
@@ -33,6 +34,32 @@ public static class Ut360Settings
 
     public static string Redis(IConfiguration? configuration = null) =>
         Value(configuration, "ConnectionStrings:Redis", "ConnectionStrings__Redis") ?? DefaultRedis;
+
+    /// The Redis configuration every process uses (API, CLI, sync): the connection string
+    /// (StackExchange.Redis syntax: endpoints, ssl, user, password, timeouts), plus trust of a
+    /// private certificate authority when Redis:CaCertificatePath (env Redis__CaCertificatePath)
+    /// names its certificate (PEM or DER): the server's chain must end at that CA and the
+    /// certificate must name the host connected to; TLS is then on. See docs/operations.md.
+    /// <exception cref="InvalidOperationException">the CA file does not exist or is not a certificate.</exception>
+    public static ConfigurationOptions RedisOptions(IConfiguration? configuration = null)
+    {
+        var options = ConfigurationOptions.Parse(Redis(configuration));
+        if (Value(configuration, "Redis:CaCertificatePath", "Redis__CaCertificatePath") is { } ca)
+        {
+            if (!File.Exists(ca))
+                throw new InvalidOperationException($"Redis:CaCertificatePath: no file '{ca}'");
+            try
+            {
+                options.TrustIssuer(ca);
+            }
+            catch (System.Security.Cryptography.CryptographicException e)
+            {
+                throw new InvalidOperationException($"Redis:CaCertificatePath: '{ca}' is not a certificate ({e.Message})", e);
+            }
+            options.Ssl = true;
+        }
+        return options;
+    }
 
     static string? Value(IConfiguration? configuration, string key, string env)
     {

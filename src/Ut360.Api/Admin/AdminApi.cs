@@ -73,7 +73,7 @@ public sealed class SyncRunner(NpgsqlDataSource db, RedisKeys keys, IConfigurati
     public async Task<long?> StartAsync(CancellationToken ct)
     {
         // The sync's own settings: admin commands (CONFIG, INFO, SCAN per master) and a long timeout.
-        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Sync.SyncRedis.ConnectionString(config));
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Sync.SyncRedis.Options(config));
         Ut360.Data.Sync.SyncEngine.SyncSession? session;
         try
         {

@@ -50,7 +50,7 @@ public static class ServiceSetup
         services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
-            var c = ConfigurationOptions.Parse(Ut360Settings.Redis(config));
+            var c = Ut360Settings.RedisOptions(config);
             c.AbortOnConnectFail = false;              // start even when Redis is down
             c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
             c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;

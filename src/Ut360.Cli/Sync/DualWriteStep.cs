@@ -16,7 +16,9 @@ public static class DualWriteStep
         var inv = CultureInfo.InvariantCulture;
         // abortConnect=false: an unreachable Redis surfaces as a failed write, which DualWrite
         // turns into needs_sync, instead of an exception here.
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(SyncRedis.ConnectionString(null) + ",abortConnect=false");
+        var options = SyncRedis.Options(null);
+        options.AbortOnConnectFail = false;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
         var r = await DualWrite.ApplyAsync(db, redis, RedisKeys.Default, loadId, null, ct);
         if (r.Outcome == SyncOutcome.Succeeded)
             AnsiConsole.MarkupLineInterpolated(

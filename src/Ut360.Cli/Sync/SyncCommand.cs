@@ -37,7 +37,7 @@ public static class SyncCommand
                 return await PrintHistoryAsync(db, parse.GetValue(limit), ct);
             var keys = new RedisKeys(parse.GetValue(ns) ?? RedisKeys.DefaultNamespace);
 
-            await using var redis = await ConnectionMultiplexer.ConnectAsync(SyncRedis.ConnectionString(null));
+            await using var redis = await ConnectionMultiplexer.ConnectAsync(SyncRedis.Options(null));
             var request = new SyncRequest
             {
                 Kind = parse.GetValue(changedSince) is null ? SyncKind.Full : SyncKind.Incremental,

@@ -1,20 +1,21 @@
 using Microsoft.Extensions.Configuration;
+using StackExchange.Redis;
 
 namespace Ut360.Data.Sync;
 
 public static class SyncRedis
 {
-    /// The configured Redis with admin commands enabled: the sync reads CONFIG (listpack limits),
-    /// INFO (used_memory) and SCANs each master for its own leftover keys.
-    public static string ConnectionString(IConfiguration? configuration)
+    /// The configured Redis (Ut360Settings.RedisOptions: TLS, CA trust, ACL user) with admin
+    /// commands enabled: the sync reads CONFIG (listpack limits, lazy freeing), INFO
+    /// (used_memory, evicted_keys) and SCANs each master for its own leftover keys.
+    public static ConfigurationOptions Options(IConfiguration? configuration)
     {
-        var cs = Ut360Settings.Redis(configuration);
-        if (!cs.Contains("allowAdmin", StringComparison.OrdinalIgnoreCase))
-            cs += ",allowAdmin=true";
+        var options = Ut360Settings.RedisOptions(configuration);
+        options.AllowAdmin = true;
         // Bulk writes keep thousands of commands in flight; on a busy machine the default 5 s
-        // can pass before the last of them is answered.
-        if (!cs.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
-            cs += ",asyncTimeout=60000";
-        return cs;
+        // can pass before the last of them is answered. An operator's own setting stands.
+        if (!Ut360Settings.Redis(configuration).Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+            options.AsyncTimeout = 60_000;
+        return options;
     }
 }

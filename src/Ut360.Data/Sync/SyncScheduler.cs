@@ -110,7 +110,7 @@ public static class SyncServiceCollectionExtensions
             .Validate(o => CronValid(o.Schedule), "Sync:Schedule is not a valid cron expression")
             .ValidateOnStart();
         services.AddKeyedSingleton<IConnectionMultiplexer>(SyncService.RedisKey,
-            (_, _) => ConnectionMultiplexer.Connect(SyncRedis.ConnectionString(configuration)));
+            (_, _) => ConnectionMultiplexer.Connect(SyncRedis.Options(configuration)));
         services.AddSingleton<SyncService>();
         services.AddHostedService<SyncScheduler>();
         return services;

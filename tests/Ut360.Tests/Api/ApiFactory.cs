@@ -25,6 +25,7 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
     /// Overrides for fault tests: another PostgreSQL or Redis than the shared ones.
     protected virtual string? PostgresConnectionString => null;
     protected virtual string? RedisConnectionString => null;
+    protected virtual string? RedisCaCertificatePath => null;
     protected virtual IEnumerable<(string Key, string Value)> ExtraSettings => [];
 
     /// The in-process near cache hides what a test does to Redis behind the API's back, so it
@@ -34,7 +35,7 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Db = await TestDatabase.CreateAsync();
-        Redis = await TestRedis.CreateAsync(RedisConnectionString);
+        Redis = await TestRedis.CreateAsync(RedisConnectionString, RedisCaCertificatePath);
         await SeedAsync();
         // Start the app and let its Redis connection come up, so that the first request does not
         // meet a connection still being made (a bounded wait on a condition, not a sleep).
@@ -52,6 +53,8 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         // As deployed: the API's connection string has no admin mode (the sync adds its own).
         builder.UseSetting("ConnectionStrings:Redis", (RedisConnectionString ?? Redis.ConnectionString).Replace(",allowAdmin=true", "", StringComparison.Ordinal));
         builder.UseSetting("Redis:Namespace", Redis.Keys.Namespace);
+        if (RedisCaCertificatePath is { } ca)
+            builder.UseSetting("Redis:CaCertificatePath", ca);
         builder.UseSetting("Api:CursorKey", "test-cursor-key-0123456789");
         Key(builder, "all", AllKey, "lookup", "analyst", "campaign", "admin");
         Key(builder, "lookup", LookupKey, "lookup");

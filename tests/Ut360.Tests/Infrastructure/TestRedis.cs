@@ -19,10 +19,15 @@ public sealed class TestRedis : IAsyncDisposable
         Keys = keys;
     }
 
-    public static async Task<TestRedis> CreateAsync(string? connectionString = null)
+    /// caCertificatePath: the private CA a TLS server's certificate is signed by (as
+    /// Redis:CaCertificatePath configures it for the API and the CLI).
+    public static async Task<TestRedis> CreateAsync(string? connectionString = null, string? caCertificatePath = null)
     {
         connectionString ??= Ut360Settings.Redis() + ",allowAdmin=true";
-        var mux = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        var options = ConfigurationOptions.Parse(connectionString);
+        if (caCertificatePath is not null)
+            options.TrustIssuer(caCertificatePath);
+        var mux = await ConnectionMultiplexer.ConnectAsync(options);
         var keys = new RedisKeys($"t{Guid.NewGuid().ToString("N")[..10]}:ut360");
         return new TestRedis(mux, connectionString, keys);
     }

@@ -82,7 +82,8 @@ public sealed class SyncServerTests
     }
 }
 
-/// A redis-server of the test's own on a free loopback port, stopped on dispose.
+/// A redis-server of the test's own on a free loopback port, stopped on dispose. With a
+/// PrivateCa it listens with TLS only (its certificate signed by that CA).
 sealed class RedisServer : IAsyncDisposable
 {
     readonly Process _process;
@@ -96,7 +97,10 @@ sealed class RedisServer : IAsyncDisposable
     public int Port { get; }
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync(params string[] args)
+    public static Task<RedisServer> StartAsync(params string[] args) => StartAsync(args, null, "");
+
+    /// probe: what a client adds to the connection string to get in (ssl, user, password).
+    public static async Task<RedisServer> StartAsync(string[] args, PrivateCa? tls, string probe)
     {
         int port;
         using (var l = new TcpListener(IPAddress.Loopback, 0))
@@ -104,32 +108,36 @@ sealed class RedisServer : IAsyncDisposable
             l.Start();
             port = ((IPEndPoint)l.LocalEndpoint).Port;
         }
+        var p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("UT360_TEST_REDIS_SERVER") ?? "redis-server")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in (string[])["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--hash-max-listpack-value", "4096", .. args])
+        string[] listen = tls is null
+            ? ["--port", p]
+            : ["--port", "0", "--tls-port", p, "--tls-cert-file", tls.ServerCertificate, "--tls-key-file", tls.ServerKey,
+               "--tls-ca-cert-file", tls.CaCertificate, "--tls-auth-clients", "no"];
+        foreach (var a in (string[])[.. listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--hash-max-listpack-value", "4096", .. args])
             info.ArgumentList.Add(a);
         var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var server = new RedisServer(process, port);
+        var options = ConfigurationOptions.Parse($"{server.ConnectionString},connectTimeout=1000,abortConnect=false{probe}");
+        if (tls is not null)
+            options.TrustIssuer(tls.CaCertificate);
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            try
-            {
-                await using var probe = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},connectTimeout=500");
-                if (probe.IsConnected)
+            Assert.False(process.HasExited, $"redis-server exited:\n{output}");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"redis-server never answered:\n{output}");
+            await using (var check = await ConnectionMultiplexer.ConnectAsync(options))
+                if (check.IsConnected)
                     return server;
-            }
-            catch (RedisConnectionException) when (deadline.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
-            {
-            }
             await Task.Delay(50);
         }
     }
@@ -142,5 +150,42 @@ sealed class RedisServer : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+    }
+}
+
+/// A certificate authority of the test's own (openssl) and a server certificate it signed for
+/// 127.0.0.1 and localhost.
+sealed class PrivateCa
+{
+    public required string CaCertificate { get; init; }
+    public required string ServerCertificate { get; init; }
+    public required string ServerKey { get; init; }
+
+    public static async Task<PrivateCa> CreateAsync(string dir)
+    {
+        await File.WriteAllTextAsync(Path.Combine(dir, "server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+        await OpenSslAsync(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=UT360 test CA");
+        await OpenSslAsync(dir, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+        await OpenSslAsync(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "2", "-extfile", "server.ext");
+        return new PrivateCa
+        {
+            CaCertificate = Path.Combine(dir, "ca.crt"),
+            ServerCertificate = Path.Combine(dir, "server.crt"),
+            ServerKey = Path.Combine(dir, "server.key"),
+        };
+    }
+
+    static async Task OpenSslAsync(string dir, params string[] args)
+    {
+        var info = new ProcessStartInfo("openssl") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"openssl {string.Join(' ', args)}: {await err}");
     }
 }
