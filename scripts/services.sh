@@ -49,7 +49,7 @@ pg_check_owner() {
   dir="$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtc 'SHOW data_directory' 2>/dev/null || true)"
   refuse_foreign PostgreSQL "$PG_PORT" "$dir" "$(state_dir)/pg/data" UT360_PG_PORT
 }
-redis_dir() { redis-cli -h 127.0.0.1 -p "$1" config get dir 2>/dev/null | sed -n 2p; }
+redis_dir() { "$CLI_BIN" -h 127.0.0.1 -p "$1" config get dir 2>/dev/null | sed -n 2p; }
 redis_check_owner() { refuse_foreign Redis "$REDIS_PORT" "$(redis_dir "$REDIS_PORT")" "$(state_dir)/redis" UT360_REDIS_PORT; }
 
 is_root() { [[ "$(id -u)" == 0 ]]; }
@@ -76,18 +76,87 @@ external_pg() { [[ -n "${ConnectionStrings__Postgres:-}" ]]; }
 external_redis() { [[ -n "${ConnectionStrings__Redis:-}" ]]; }
 
 pg_running() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; }
-redis_running() { command -v redis-cli >/dev/null && [[ "$(redis-cli -h 127.0.0.1 -p "${1:-$REDIS_PORT}" ping 2>/dev/null)" == PONG ]]; }
+redis_running() { [[ -n "$CLI_BIN" && "$("$CLI_BIN" -h 127.0.0.1 -p "${1:-$REDIS_PORT}" ping 2>/dev/null)" == PONG ]]; }
+
+# The engine: Valkey 8 where the distribution offers it (Debian 12: bookworm-backports, which as
+# root we enable), Redis otherwise; UT360_REDIS_ENGINE=valkey|redis chooses. Both speak the same
+# protocol and read the same configuration (docs/redis.md, "Engines"). Sets SERVER_BIN and CLI_BIN.
+SERVER_BIN="" CLI_BIN=""
+pick_cli() {
+  # The client works against either engine; whichever is installed.
+  CLI_BIN="$(command -v redis-cli || command -v valkey-cli || true)"
+}
+pick_cli
+
+valkey_available() {
+  # valkey-server of major version 8 or later, installed or installable.
+  local v
+  if command -v valkey-server >/dev/null; then
+    v="$(valkey-server --version | grep -o 'v=[0-9]*' | cut -d= -f2)"
+    [[ "${v:-0}" -ge 8 ]] && return 0
+  fi
+  is_root && command -v apt-get >/dev/null || return 1
+  enable_backports
+  v="$(apt-cache policy valkey-server 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  [[ -n "$v" && "$v" != "(none)" && "${v%%.*}" =~ ^[0-9]+$ && "${v%%.*}" -ge 8 ]]
+}
+
+enable_backports() {
+  # Debian 12 ships Valkey 8 in bookworm-backports only; enabling it changes nothing else
+  # (backports are never installed unless asked for by name). Tolerates a mirror without it.
+  grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release || return 0
+  grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+  log "enabling bookworm-backports (for valkey-server 8)…"
+  echo "deb http://deb.debian.org/debian bookworm-backports main" >/etc/apt/sources.list.d/ut360-bookworm-backports.list
+  apt_get update -qq >/dev/null 2>&1 || log "apt-get update failed; Valkey may be unavailable"
+}
+
+install_package() {
+  # $1 package, $2 its system service (stopped: ours run on the project's ports)
+  log "installing $1 (apt-get)…"
+  (apt_get update -qq; apt_get install -y -qq ${3:+-t "$3"} "$1") >/dev/null || return 1
+  (systemctl disable --now "$2" || service "$2" stop) >/dev/null 2>&1 || true
+}
+
+# Installs (as root, when missing) and names the server binary of an engine; fails when the
+# engine is not available here.
+engine_server() {
+  case "$1" in
+    valkey)
+      valkey_available || return 1
+      if ! command -v valkey-server >/dev/null; then
+        local suite=""
+        grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release && suite=bookworm-backports
+        install_package valkey-server valkey-server "$suite" || return 1
+      fi
+      command -v valkey-server ;;
+    redis)
+      if ! command -v redis-server >/dev/null; then
+        is_root && command -v apt-get >/dev/null || return 1
+        install_package redis-server redis-server || return 1
+      fi
+      command -v redis-server ;;
+    *) return 1 ;;
+  esac
+}
+
+# The engine of a running server ("valkey" or "redis"), from INFO.
+engine_of() { "$CLI_BIN" -h 127.0.0.1 -p "$1" info server 2>/dev/null | grep -q '^valkey_version:' && echo valkey || echo redis; }
 
 ensure_redis_installed() {
-  command -v redis-server >/dev/null && return 0
-  if is_root && command -v apt-get >/dev/null; then
-    log "installing redis-server (apt-get)…"
-    (apt_get update -qq && apt_get install -y -qq redis-server) >/dev/null \
-      || die "apt-get install redis-server failed"
-    # Debian starts a system-wide instance on 6379; ours is separate and the system one is not needed.
-    (systemctl disable --now redis-server || service redis-server stop) >/dev/null 2>&1 || true
-  else
-    die "redis-server is not installed: run 'sudo apt-get install redis-server' (or set ConnectionStrings__Redis)"
+  [[ -n "$SERVER_BIN" ]] && return 0
+  local engine="${UT360_REDIS_ENGINE:-auto}"
+  if [[ "$engine" != redis ]]; then
+    SERVER_BIN="$(engine_server valkey || true)"
+    [[ -z "$SERVER_BIN" && "$engine" == valkey ]] && die "UT360_REDIS_ENGINE=valkey, but valkey-server 8 is not available here"
+    [[ -z "$SERVER_BIN" ]] && log "Valkey 8 is not available here; using Redis"
+  fi
+  [[ -n "$SERVER_BIN" ]] || SERVER_BIN="$(engine_server redis || true)"
+  [[ -n "$SERVER_BIN" ]] || die "neither valkey-server 8 nor redis-server is installed: run 'sudo apt-get install redis-server' (or set ConnectionStrings__Redis)"
+  pick_cli
+  if [[ -z "$CLI_BIN" ]]; then
+    install_package valkey-tools valkey-server >/dev/null 2>&1 || install_package redis-tools redis-server || true
+    pick_cli
   fi
 }
 
@@ -170,16 +239,16 @@ redis_up() {
   local dir; dir="$(state_dir)/redis"
   mkdir -p "$dir"
   redis_conf "$REDIS_PORT" "$dir" "" >"$dir/redis.conf"
-  redis-server "$dir/redis.conf" || die "Redis did not start (see $dir/redis.log)"
+  "$SERVER_BIN" "$dir/redis.conf" || die "$SERVER_BIN did not start (see $dir/redis.log)"
   for _ in $(seq 1 100); do redis_running && break; sleep 0.05; done
   redis_running || die "Redis did not answer on 127.0.0.1:$REDIS_PORT (see $dir/redis.log)"
-  log "Redis: 127.0.0.1:$REDIS_PORT"
+  log "Redis: 127.0.0.1:$REDIS_PORT ($SERVER_BIN $("$SERVER_BIN" --version | grep -o 'v=[0-9.]*' | cut -d= -f2))"
 }
 
 redis_down() {
   external_redis && return 0
   redis_running && redis_check_owner
-  redis_running && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && log "Redis stopped"
+  redis_running && "$CLI_BIN" -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && log "Redis stopped"
   return 0
 }
 
@@ -197,19 +266,19 @@ cluster_up() {
     redis_conf "$port" "$base/$port" "cluster-enabled yes
 cluster-config-file $base/$port/nodes.conf
 cluster-node-timeout 5000" >"$base/$port/redis.conf"
-    redis-server "$base/$port/redis.conf" || die "Redis cluster node $port did not start"
+    "$SERVER_BIN" "$base/$port/redis.conf" || die "cluster node $port ($SERVER_BIN) did not start"
     started=1
   done
   for port in "${CLUSTER_PORTS[@]}"; do
     for _ in $(seq 1 100); do redis_running "$port" && break; sleep 0.05; done
   done
-  if ! redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+  if ! "$CLI_BIN" -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
     local nodes=()
     for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null \
-      || die "redis-cli --cluster create failed"
+    "$CLI_BIN" --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null \
+      || die "$CLI_BIN --cluster create failed"
     for _ in $(seq 1 200); do
-      redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break
+      "$CLI_BIN" -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break
       sleep 0.05
     done
   fi
@@ -220,7 +289,7 @@ cluster_down() {
   local port
   for port in "${CLUSTER_PORTS[@]}"; do
     redis_running "$port" && refuse_foreign "Redis Cluster node" "$port" "$(redis_dir "$port")" "$(state_dir)/redis-cluster/$port" UT360_REDIS_CLUSTER_PORTS
-    redis_running "$port" && redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    redis_running "$port" && "$CLI_BIN" -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
   done
 }
 
@@ -273,7 +342,7 @@ exec_redis_cli() {
     for opt in "${opts[@]:1}"; do
       [[ "${opt,,}" == password=* ]] && args+=(-a "${opt#*=}" --no-auth-warning)
     done
-    exec redis-cli "${args[@]}" "$@"
+    exec "$CLI_BIN" "${args[@]}" "$@"
   fi
-  exec redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  exec "$CLI_BIN" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
 }

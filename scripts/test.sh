@@ -39,6 +39,38 @@ count "$(grep -E '^ +(Passed|Failed|Skipped): +[0-9]+ *$' "$log" || true)"
 rm -f "$log"
 [[ $rc == 0 ]] || status=1
 
+# The layout, sync and cache-aside tests again on the other engine (Valkey when the default
+# server is Redis, Redis when it is Valkey): a server of its own on a free port, same
+# configuration, stopped afterwards. Skipped with a note when that engine is not available.
+OTHER_TESTS="FullyQualifiedName~Ut360.Tests.Sync.SyncLayoutTests|FullyQualifiedName~Ut360.Tests.Sync.SyncRefreshTests|FullyQualifiedName~Ut360.Tests.Sync.SyncEncodingTests|FullyQualifiedName~Ut360.Tests.Api.CacheFillTests"
+if [[ -z "${ConnectionStrings__Redis:-}" && "${UT360_TEST_OTHER_ENGINE:-1}" == 1 ]]; then
+  if [[ "$(engine_of "$REDIS_PORT")" == valkey ]]; then other=redis; else other=valkey; fi
+  if other_bin="$(engine_server "$other")" && [[ -n "$other_bin" ]]; then
+    other_port=""
+    for p in $(seq 56480 56499); do
+      if ! (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then other_port=$p; break; fi
+    done
+    other_dir="$(mktemp -d)"
+    redis_conf "$other_port" "$other_dir" "" >"$other_dir/redis.conf"
+    "$other_bin" "$other_dir/redis.conf"
+    for _ in $(seq 1 100); do redis_running "$other_port" && break; sleep 0.05; done
+    echo "== dotnet tests on $other ($("$other_bin" --version | grep -o 'v=[0-9.]*' | cut -d= -f2), 127.0.0.1:$other_port): layout, sync, cache-aside"
+    log2="$(mktemp)"
+    set +e
+    ConnectionStrings__Redis="127.0.0.1:$other_port" UT360_TEST_REDIS_CLUSTER="" dotnet test "$ROOT/tests/Ut360.Tests" -c Release -nologo \
+      --filter "$OTHER_TESTS" --logger "console;verbosity=normal" 2>&1 | tee "$log2" | grep -vE '^\s+Passed '
+    rc=${PIPESTATUS[0]}
+    set -e
+    count "$(grep -E '^ +(Passed|Failed|Skipped): +[0-9]+ *$' "$log2" || true)"
+    rm -f "$log2"
+    "$CLI_BIN" -p "$other_port" shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$other_dir"
+    [[ $rc == 0 ]] || status=1
+  else
+    echo "== $other is not available here: the layout, sync and cache-aside tests ran on $(engine_of "$REDIS_PORT") only"
+  fi
+fi
+
 if [[ -f "$ROOT/web/package.json" && -x "$ROOT/scripts/test-web.sh" ]]; then
   echo "== web tests"
   set +e
