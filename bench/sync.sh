@@ -19,7 +19,7 @@ WORK="$(mktemp -d)"
 PORT=""
 
 cleanup() {
-  [[ -n "$PORT" ]] && redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+  [[ -n "$PORT" ]] && "$CLI_BIN" -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -27,16 +27,18 @@ trap cleanup EXIT
 services_ensure_pg
 pg() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q "$@"; }
 
-# A redis-server of our own, same configuration as the project's, on a free port.
+# A server of our own on the default engine (Valkey 8 where available, else Redis; UT360_REDIS_ENGINE
+# chooses), same configuration as the project's, on a free port.
+ensure_redis_installed
 for p in $(seq 56400 56499); do
   if ! (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
 done
 [[ -n "$PORT" ]] || die "no free port in 56400-56499"
 mkdir -p "$WORK/redis"
 redis_conf "$PORT" "$WORK/redis" "" >"$WORK/redis/redis.conf"
-redis-server "$WORK/redis/redis.conf"
+"$SERVER_BIN" "$WORK/redis/redis.conf"
 for _ in $(seq 1 100); do redis_running "$PORT" && break; sleep 0.05; done
-R=(redis-cli -p "$PORT")
+R=("$CLI_BIN" -p "$PORT")
 used_memory() { "${R[@]}" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 BASE_MEM="$(used_memory)"
 
@@ -125,10 +127,10 @@ ok() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<=b)}' && echo "yes" || echo "NO";
 cat >"$OUT" <<MD
 # Sync benchmark
 
-\`bench/sync.sh $N\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2),
+\`bench/sync.sh $N\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; $(basename "$SERVER_BIN") $("$SERVER_BIN" --version | grep -o 'v=[0-9.]*' | cut -d= -f2),
 PostgreSQL $(pg -d postgres -Atc 'SHOW server_version')). Dataset: $N subscribers, load ${DATASET}
 (\`ut360 generate\` + \`ut360 load\`, or \`bench/fill.sql\` with UT360_BENCH_SOURCE=sql). Load average at the start: ${LOAD_START}; at the end: ${LOAD_END}.
-Both runs write into an empty redis-server of the bench's own with the project's configuration.
+Both runs write into an empty server of the bench's own (the default engine) with the project's configuration.
 
 | measure | value | target | met |
 |---|---|---|---|

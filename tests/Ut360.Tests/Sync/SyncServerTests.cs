@@ -109,7 +109,7 @@ sealed class RedisServer : IAsyncDisposable
             port = ((IPEndPoint)l.LocalEndpoint).Port;
         }
         var p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("UT360_TEST_REDIS_SERVER") ?? "redis-server")
+        var info = new ProcessStartInfo(ServerBinary())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -140,6 +140,19 @@ sealed class RedisServer : IAsyncDisposable
                     return server;
             await Task.Delay(50);
         }
+    }
+
+    // UT360_TEST_REDIS_SERVER, else whichever engine is installed (a machine may have only one).
+    static string ServerBinary()
+    {
+        if (Environment.GetEnvironmentVariable("UT360_TEST_REDIS_SERVER") is { Length: > 0 } chosen)
+            return chosen;
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':');
+        foreach (var name in new[] { "redis-server", "valkey-server" })
+            foreach (var dir in path)
+                if (File.Exists(Path.Combine(dir, name)))
+                    return Path.Combine(dir, name);
+        throw new InvalidOperationException("neither redis-server nor valkey-server is on PATH (./ut360 test installs one)");
     }
 
     public async ValueTask DisposeAsync()
