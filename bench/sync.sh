@@ -157,6 +157,15 @@ and expires dictionaries (overhead.hashtable.*) add ~85 bytes per record key. Th
 sent by \`redis-cli --pipe\` land on the same used_memory (row above), so this is the layout's
 cost on this Redis, not the sync's. See docs/redis.md, "Memory".
 
+Where the sync's time goes (the phases of the summary below, and client CPU above): the sync
+reads PostgreSQL as it writes (two streams: recommendations; profiles with their months, which
+PostgreSQL aggregates per ISDN range, its most expensive query), encodes every record to UTF-8
+and hands each HSET and EXPIRE to StackExchange.Redis (a message and a task per command, at
+most 8,192 in flight per stream, every reply awaited). The pipe sends a file in which all of
+that is done already, so its client needs under a core-second. On this shared 2-core machine
+the wall-clock ratio follows how much CPU each side needs while others run (see the load
+averages per round): the sync needs its client CPU plus PostgreSQL's, the pipe neither.
+
 Summary printed by the first sync (round 1):
 \`\`\`
 $(sed 's/\x1b\[[0-9;]*m//g' "$WORK/sync1.txt" | grep -v '^writing')
