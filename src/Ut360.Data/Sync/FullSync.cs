@@ -18,7 +18,8 @@ namespace Ut360.Data.Sync;
 ///  4. publish: RENAME every temporary index over its live key, drop indexes that became empty,
 ///     RENAME the new meta over ut360:meta:stats (standalone: one MULTI/EXEC, so indexes and meta
 ///     change together; Cluster: key by key, each key atomic);
-///  5. delete the gone subscribers' keys, then move the pending set into the recently-deleted
+///  5. announce the publish (API near caches drop their pages), wait DepartureGrace, then
+///     delete the gone subscribers' keys, then move the pending set into the recently-deleted
 ///     one (RedisKeys.SyncDeleted), which keeps API write-backs from bringing them back.
 /// A kill before 4 leaves the previous indexes and meta live; a kill in 4–5 leaves the pending
 /// set, which the next sync deletes too. Temporary keys left behind are dropped at step 1. A kill
@@ -114,15 +115,23 @@ sealed class FullSync(SyncContext t)
         ct.ThrowIfCancellationRequested();
         var metaHash = w.Meta.ToHash(dataVersion, DateTimeOffset.UtcNow, runId, request.Kind, null);
         await PublishAsync(state, w, metaHash, ct);
+        // Near caches drop the previous version's pages now, not at the end of the run: a page
+        // they kept would list subscribers whose records are about to go.
+        await t.AnnounceAsync(runId);
         Mark("publish");
 
         progress?.Report(new SyncProgress("deleting", 0, gone.Count));
+        if (gone.Count > 0)
+        {
+            // A request that read a previous index just before the publish still finds the
+            // records it lists; an API that missed the announcement clears within its meta poll.
+            await Task.Delay(SyncContext.DepartureGrace, ct);
+        }
         ct.ThrowIfCancellationRequested();
         var deleted = await t.DeleteGoneAsync(goneRec, goneProfile, retire: state.PendingGone.Count > 0);
         Mark("delete");
 
         await t.RedisDb.HashSetAsync(t.Keys.MetaStats, "sync_duration_ms", (long)clock.Elapsed.TotalMilliseconds);
-        await t.AnnounceAsync(runId);
         await t.FinishLoadsAsync(published, lastLoad, ct);
         await StraySweep.ClearFullAsync(t);
 
