@@ -15,9 +15,12 @@ public enum ExportFormat { Csv, Ndjson }
 /// or ZREVRANGE (the sorted set) pages of 5,000 written straight from Redis's bytes into a
 /// 64 KB buffer that is flushed as it fills. From PostgreSQL when Redis is unavailable or the
 /// index is absent. SSCAN guarantees every member present for the whole scan is returned; a
-/// member can repeat only if the set is rehashed mid-scan (a sync rewriting it), so consumers
-/// should de-duplicate when they export during a sync.
-public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder)
+/// member can repeat only if the set is rehashed mid-scan. An export never mixes two versions:
+/// each page is followed by a read of the meta's sync_id, and when a sync has published since the
+/// first page the response is aborted (the client sees an incomplete transfer, not a list that
+/// is neither version) and the export can be asked again.
+public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder,
+    Ut360.Data.Redis.RedisKeys keys, ILogger<ExportWriter> logger)
 {
     const int BufferSize = 64 * 1024;
     static readonly byte[] Base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="u8.ToArray();
@@ -73,11 +76,23 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         async Task FromRedisAsync()
         {
             var database = redis.GetDatabase();
+            var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
+            async Task SameVersionAsync(Task<RedisValue> after)
+            {
+                if (SegmentReader.RedisVersion(await after) == version)
+                    return;
+                logger.LogWarning("Export of {Segment} aborted: a sync published version {Version} after the export began with {First}",
+                    segment.Id, SegmentReader.RedisVersion(await after), version);
+                throw new InvalidOperationException($"the index of {segment.Id} changed during the export; ask again");
+            }
             if (segment.Kind == SegmentKind.Service)
             {
                 for (long start = 0; ; start += SegmentReader.ScanBatch)
                 {
-                    var page = await database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
+                    var read = database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
+                    var after = database.HashGetAsync(keys.MetaStats, "sync_id");
+                    var page = await read;
+                    await SameVersionAsync(after);
                     foreach (var e in page)
                     {
                         WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, e.Score);
@@ -91,7 +106,10 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             ulong cursor = 0;
             do
             {
-                var (next, members) = await SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
+                var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
+                var after = database.HashGetAsync(keys.MetaStats, "sync_id");
+                var (next, members) = await scan;
+                await SameVersionAsync(after);
                 foreach (var m in members)
                 {
                     WriteLine(((ReadOnlyMemory<byte>)m).Span, null);

@@ -9,17 +9,23 @@ namespace Ut360.Api.Segments;
 
 /// Where a UC3/UC4 page ends: either an SSCAN position (the Redis cursor and how many members of
 /// the batch that starts there were already returned) or, when the index was missing and the
-/// page came from PostgreSQL, the last ISDN returned (keyset paging).
-public readonly record struct SegmentCursor(bool FromPostgres, ulong RedisCursor, int Skip, string? After)
+/// page came from PostgreSQL, the last ISDN returned (keyset paging). Version is the version of
+/// the list the traversal started in (SegmentReader.VersionAsync): the sync_id of the meta for a
+/// Redis page, the last succeeded load for a PostgreSQL one; a later page of another version
+/// would mix two lists, so it is refused (409).
+public readonly record struct SegmentCursor(bool FromPostgres, ulong RedisCursor, int Skip, string? After, long Version = 0)
 {
     public static readonly SegmentCursor Start = new(false, 0, 0, null);
+
+    public bool IsStart => RedisCursor == 0 && Skip == 0 && After is null;
 }
 
 /// Makes cursors opaque and tamper-evident: base64url(payload ‖ HMAC-SHA256(key, segment ‖
 /// payload)[..16]). A cursor from another segment, or edited, fails the check and is a 400.
 public sealed class CursorSigner
 {
-    const byte Version = 1;
+    const byte FormatVersion = 2;
+    const int Fixed = 1 + 1 + 8 + 4 + 8;   // format, source, SSCAN cursor, skip, list version
     readonly byte[] _key;
 
     public CursorSigner(IOptions<ApiOptions> options) =>
@@ -30,12 +36,13 @@ public sealed class CursorSigner
     public string Encode(string segment, SegmentCursor c)
     {
         var after = c.After is null ? [] : Encoding.UTF8.GetBytes(c.After);
-        var payload = new byte[1 + 1 + 8 + 4 + after.Length];
-        payload[0] = Version;
+        var payload = new byte[Fixed + after.Length];
+        payload[0] = FormatVersion;
         payload[1] = c.FromPostgres ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteUInt64BigEndian(payload.AsSpan(2), c.RedisCursor);
         BinaryPrimitives.WriteInt32BigEndian(payload.AsSpan(10), c.Skip);
-        after.CopyTo(payload, 14);
+        BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(14), c.Version);
+        after.CopyTo(payload, Fixed);
         var token = new byte[payload.Length + 16];
         payload.CopyTo(token, 0);
         Mac(segment, payload).AsSpan(0, 16).CopyTo(token.AsSpan(payload.Length));
@@ -58,7 +65,7 @@ public sealed class CursorSigner
         {
             return false;
         }
-        if (token.Length < 14 + 16 || token[0] != Version || token[1] > 1)
+        if (token.Length < Fixed + 16 || token[0] != FormatVersion || token[1] > 1)
             return false;
         var payload = token.AsSpan(0, token.Length - 16);
         if (!CryptographicOperations.FixedTimeEquals(Mac(segment, payload.ToArray()).AsSpan(0, 16), token.AsSpan(token.Length - 16)))
@@ -67,7 +74,7 @@ public sealed class CursorSigner
         if (skip < 0)
             return false;
         cursor = new SegmentCursor(payload[1] == 1, BinaryPrimitives.ReadUInt64BigEndian(payload[2..]), skip,
-            payload.Length > 14 ? Encoding.UTF8.GetString(payload[14..]) : null);
+            payload.Length > Fixed ? Encoding.UTF8.GetString(payload[Fixed..]) : null, BinaryPrimitives.ReadInt64BigEndian(payload[14..]));
         return true;
     }
 

@@ -11,12 +11,21 @@ namespace Ut360.Api.Segments;
 /// is never taken for an empty segment (Redis does not keep empty sets, so absent means
 /// "not there"): the page comes from PostgreSQL and the key is rebuilt in the background.
 public sealed class SegmentReader(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder, NearCache<SegmentReader.Ranked> pages)
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder, NearCache<SegmentReader.Ranked> pages,
+    Ut360.Data.Redis.RedisKeys keys)
 {
     public const int ScanBatch = 5_000;
 
     public sealed record Ranked(long Total, List<(string Isdn, double Score)> Items, CacheTiming Timing);
-    public sealed record SetPage(long Total, List<string> Isdns, SegmentCursor? Next, CacheTiming Timing);
+    /// VersionChanged: the cursor's list version is no longer the one being served (a sync
+    /// published, or a load committed, since the traversal started); nothing else is set.
+    public sealed record SetPage(long Total, List<string> Isdns, SegmentCursor? Next, CacheTiming Timing, bool VersionChanged = false);
+
+    const string LastLoadSql = "SELECT coalesce(max(id), 0) FROM data_loads WHERE outcome = 'succeeded'";
+
+    /// The version of the indexes in Redis: the meta's sync_id (0 when there is no meta). The
+    /// publish changes indexes and meta together (one MULTI/EXEC on a standalone server).
+    internal static long RedisVersion(RedisValue syncId) => syncId.TryParse(out long v) ? v : 0;
 
     /// UC2: members by descending priority (ZREVRANGE), with ZCARD, in one pipelined round.
     public async Task<Ranked> RangeAsync(Segment segment, long offset, int limit, CancellationToken ct)
@@ -101,6 +110,9 @@ public sealed class SegmentReader(
             try
             {
                 var database = redis.GetDatabase();
+                // The version before and after the page's reads (one connection, in order): equal,
+                // and the page is all of one version.
+                var versionBefore = database.HashGetAsync(keys.MetaStats, "sync_id");
                 var total = database.SetLengthAsync(segment.Key);
                 var count = Math.Max(limit, 100);
                 var scan = ScanAsync(database, segment.Key, cursor.RedisCursor, count);
@@ -133,9 +145,18 @@ public sealed class SegmentReader(
                         skip = 0;
                         scan = ScanAsync(database, segment.Key, at, count);
                     }
+                    var version = RedisVersion(await versionBefore);
+                    var versionAfter = RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
                     timing.AddRedis(start);
                     gate.Success();
-                    return new SetPage(card, isdns, next, timing);
+                    if (!cursor.IsStart && cursor.Version != version || version != versionAfter)
+                    {
+                        // A first page that straddled a publish is read again, of the new version.
+                        if (cursor.IsStart && version != versionAfter)
+                            return await PageAsync(segment, cursor, limit, ct);
+                        return new SetPage(card, [], null, timing, VersionChanged: true);
+                    }
+                    return new SetPage(card, isdns, next is { } n ? n with { Version = version } : null, timing);
                 }
                 timing.AddRedis(start);
                 gate.Success();
@@ -170,6 +191,7 @@ public sealed class SegmentReader(
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM recommendations WHERE {segment.Where}") { Parameters = { segment.Parameter() } });
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT isdn FROM recommendations WHERE {segment.Where} AND isdn > @after ORDER BY isdn LIMIT @limit")
         { Parameters = { segment.Parameter(), new NpgsqlParameter<string>("after", cursor.After ?? ""), new NpgsqlParameter<int>("limit", limit + 1) } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(LastLoadSql));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         var pgTotal = reader.GetInt64(0);
@@ -177,12 +199,17 @@ public sealed class SegmentReader(
         var list = new List<string>(limit + 1);
         while (await reader.ReadAsync(ct))
             list.Add(reader.GetString(0));
+        await reader.NextResultAsync(ct);
+        await reader.ReadAsync(ct);
+        var loadVersion = reader.GetInt64(0);
         timing.AddPostgres(pgStart);
+        if (!cursor.IsStart && cursor.Version != loadVersion)
+            return new SetPage(pgTotal, [], null, timing, VersionChanged: true);
         SegmentCursor? pgNext = null;
         if (list.Count > limit)
         {
             list.RemoveAt(limit);
-            pgNext = new SegmentCursor(true, 0, 0, list[^1]);
+            pgNext = new SegmentCursor(true, 0, 0, list[^1], loadVersion);
         }
         return new SetPage(pgTotal, list, pgNext, timing);
     }

@@ -29,9 +29,11 @@ public static class SegmentsApi
             .WithSummary("UC2: recommendations of one service type by descending priority, with the total");
         lists.MapGet("/risk/{level}/subscribers", GetByRisk)
             .WithName("GetRiskSubscribers")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("UC3: subscribers of one risk level, paged with an opaque cursor (SSCAN)");
         lists.MapGet("/clusters/{id}/subscribers", GetByCluster)
             .WithName("GetClusterSubscribers")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("UC4: subscribers of one cluster, paged with an opaque cursor (SSCAN)");
 
         var exports = app.MapGroup("/api/v1").WithTags("Exports").RequireAuthorization(Roles.Campaign);
@@ -63,25 +65,25 @@ public static class SegmentsApi
         return new ServicePageResult(type, range.Total, from, size, views, range.Items);
     }
 
-    public static Task<Results<Ok<SegmentPage>, ValidationProblem>> GetByRisk(
+    public static Task<Results<Ok<SegmentPage>, ValidationProblem, ProblemHttpResult>> GetByRisk(
         string level, string? cursor, int? limit, bool? details, SegmentReader reader, RecommendationStore store, CursorSigner signer,
         RedisKeys keys, HttpContext http, CancellationToken ct)
     {
         if (!Vocabulary.IsRiskLevel(level))
-            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem>>(Validation.Problem("level", Validation.RiskMessage));
+            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem, ProblemHttpResult>>(Validation.Problem("level", Validation.RiskMessage));
         return Page(Segment.Risk(keys, level), cursor, limit, details, reader, store, signer, http, ct);
     }
 
-    public static Task<Results<Ok<SegmentPage>, ValidationProblem>> GetByCluster(
+    public static Task<Results<Ok<SegmentPage>, ValidationProblem, ProblemHttpResult>> GetByCluster(
         string id, string? cursor, int? limit, bool? details, SegmentReader reader, RecommendationStore store, CursorSigner signer,
         RedisKeys keys, IOptions<ApiOptions> options, HttpContext http, CancellationToken ct)
     {
         if (ClusterId(id, options.Value) is not { } cluster)
-            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem>>(Validation.Problem("id", ClusterMessage(options.Value)));
+            return Task.FromResult<Results<Ok<SegmentPage>, ValidationProblem, ProblemHttpResult>>(Validation.Problem("id", ClusterMessage(options.Value)));
         return Page(Segment.Cluster(keys, cluster), cursor, limit, details, reader, store, signer, http, ct);
     }
 
-    static async Task<Results<Ok<SegmentPage>, ValidationProblem>> Page(
+    static async Task<Results<Ok<SegmentPage>, ValidationProblem, ProblemHttpResult>> Page(
         Segment segment, string? cursorText, int? limit, bool? details, SegmentReader reader, RecommendationStore store,
         CursorSigner signer, HttpContext http, CancellationToken ct)
     {
@@ -90,6 +92,9 @@ public static class SegmentsApi
         if (!signer.TryDecode(segment.Id, cursorText, out var cursor))
             return Validation.Problem("cursor", "Not a cursor this list returned (cursors are opaque; pass next_cursor back unchanged).");
         var page = await reader.PageAsync(segment, cursor, limit ?? 100, ct);
+        if (page.VersionChanged)
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The list changed since this traversal started",
+                detail: "A sync or a load replaced the list after the first page; its later pages would mix two versions. Start again without a cursor.");
         var next = page.Next is { } n ? signer.Encode(segment.Id, n) : null;
         var timing = page.Timing;
         List<RecommendationView>? records = null;

@@ -25,6 +25,10 @@ public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
     /// was killed, for the next to finish).
     public RedisKey SyncGone => $"{Namespace}:sync:gone";
 
+    /// Set by a sync before it writes its first record and cleared when it ends well: a run that
+    /// finds it knows an earlier one stopped mid-write (StraySweep).
+    public RedisKey SyncWriting => $"{Namespace}:sync:writing";
+
     /// ISDNs a sync deleted within DeletedTtl: a cache-aside write-back skips them, so a miss that
     /// read a row just before a sync deleted it cannot bring the subscriber back (CacheFill). The
     /// hash tag puts it in SyncGone's Cluster slot, so one script moves the one into the other.

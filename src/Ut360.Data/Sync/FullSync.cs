@@ -18,10 +18,13 @@ namespace Ut360.Data.Sync;
 ///  4. publish: RENAME every temporary index over its live key, drop indexes that became empty,
 ///     RENAME the new meta over ut360:meta:stats (standalone: one MULTI/EXEC, so indexes and meta
 ///     change together; Cluster: key by key, each key atomic);
-///  5. delete the gone subscribers' keys, then move the pending set into the recently-deleted
+///  5. announce the publish (API near caches drop their pages), wait DepartureGrace, then
+///     delete the gone subscribers' keys, then move the pending set into the recently-deleted
 ///     one (RedisKeys.SyncDeleted), which keeps API write-backs from bringing them back.
 /// A kill before 4 leaves the previous indexes and meta live; a kill in 4–5 leaves the pending
-/// set, which the next sync deletes too. Temporary keys left behind are dropped at step 1.
+/// set, which the next sync deletes too. Temporary keys left behind are dropped at step 1. A kill
+/// anywhere after step 1 leaves the writing mark, and the next full sync sweeps the records no
+/// index lists (StraySweep).
 sealed class FullSync(SyncContext t)
 {
     // ISDN ranges of the profiles: months of one are aggregated while the previous one streams.
@@ -41,6 +44,7 @@ sealed class FullSync(SyncContext t)
 
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
         var state = await RedisState.ReadAsync(t.Redis, t.Keys, t.DbNumber, progress, ct);
+        var sweep = !request.DryRun && await StraySweep.MarkFullAsync(t, runId);
         if (!request.DryRun && state.LeftoverTempKeys.Count > 0)
             await Task.WhenAll(state.LeftoverTempKeys.Select(k => t.RedisDb.KeyDeleteAsync(k)));
         Mark("read Redis");
@@ -68,6 +72,15 @@ sealed class FullSync(SyncContext t)
         candidates.UnionWith(state.PendingGone);
         var goneRec = candidates.Where(i => !w.RecIsdns.Contains(i)).ToList();
         var goneProfile = candidates.Where(i => !w.ProfileIsdns.Contains(i)).ToList();
+        if (sweep)
+        {
+            // An earlier run stopped mid-write: its records may be listed nowhere.
+            progress?.Report(new SyncProgress("sweeping", 0, 0));
+            var (strayRec, strayProfile) = await StraySweep.FindAsync(t, w.RecIsdns, w.ProfileIsdns, ct);
+            goneRec = goneRec.Union(strayRec, StringComparer.Ordinal).ToList();
+            goneProfile = goneProfile.Union(strayProfile, StringComparer.Ordinal).ToList();
+            Mark("sweep");
+        }
         var gone = goneRec.Union(goneProfile, StringComparer.Ordinal).ToList();
 
         int added = 0, moves = 0;
@@ -102,16 +115,25 @@ sealed class FullSync(SyncContext t)
         ct.ThrowIfCancellationRequested();
         var metaHash = w.Meta.ToHash(dataVersion, DateTimeOffset.UtcNow, runId, request.Kind, null);
         await PublishAsync(state, w, metaHash, ct);
+        // Near caches drop the previous version's pages now, not at the end of the run: a page
+        // they kept would list subscribers whose records are about to go.
+        await t.AnnounceAsync(runId);
         Mark("publish");
 
         progress?.Report(new SyncProgress("deleting", 0, gone.Count));
+        if (gone.Count > 0)
+        {
+            // A request that read a previous index just before the publish still finds the
+            // records it lists; an API that missed the announcement clears within its meta poll.
+            await Task.Delay(SyncContext.DepartureGrace, ct);
+        }
         ct.ThrowIfCancellationRequested();
         var deleted = await t.DeleteGoneAsync(goneRec, goneProfile, retire: state.PendingGone.Count > 0);
         Mark("delete");
 
         await t.RedisDb.HashSetAsync(t.Keys.MetaStats, "sync_duration_ms", (long)clock.Elapsed.TotalMilliseconds);
-        await t.AnnounceAsync(runId);
         await t.FinishLoadsAsync(published, lastLoad, ct);
+        await StraySweep.ClearFullAsync(t);
 
         SyncContext.CheckEncodings(w.OverLimit, w.LongestValue, limits, warnings);
         var used = await ServerLimits.UsedMemoryAsync(t.Redis);

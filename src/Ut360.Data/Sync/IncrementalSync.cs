@@ -41,6 +41,8 @@ sealed class IncrementalSync(SyncContext context)
 
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
         var state = await RedisState.ReadKeysAsync(_t.Redis, _t.Keys, _t.DbNumber, ct);
+        if (!request.DryRun)
+            await StraySweep.MarkIncrementalAsync(_t, runId);
         Mark("read Redis");
 
         string dataVersion;
@@ -113,6 +115,7 @@ sealed class IncrementalSync(SyncContext context)
         if ((await ServerLimits.EvictionAsync(_t.Redis))?.Since(evictedBefore, _recs + _profiles) is { } evicted)
             return result with { Outcome = SyncOutcome.Failed, Message = evicted };
         await _t.FinishLoadsAsync(published, null, ct);
+        await StraySweep.ClearIncrementalAsync(_t, runId);
         return result;
     }
 

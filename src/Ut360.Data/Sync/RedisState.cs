@@ -95,7 +95,7 @@ sealed class RedisState
         return state;
     }
 
-    static string Glob(string s)
+    public static string Glob(string s)
     {
         var b = new System.Text.StringBuilder(s.Length);
         foreach (var c in s)

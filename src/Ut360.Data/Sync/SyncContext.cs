@@ -11,6 +11,11 @@ sealed class SyncContext(NpgsqlDataSource db, IConnectionMultiplexer redis, Redi
     public const int IndexChunk = 1000;    // members per ZADD/SADD/ZREM/SREM
     public static readonly TimeSpan Ttl = RedisKeys.RecordTtl;
 
+    /// Between a full sync's publish and its deletion of departed subscribers: longer than an
+    /// API read of a page and its records, and than the API's meta poll (NearCache:PollMs, 1 s),
+    /// which clears near caches that missed the announcement.
+    public static readonly TimeSpan DepartureGrace = TimeSpan.FromSeconds(2);
+
     /// Adds the pending set to the recently-deleted one (kept DeletedTtl) and drops it, in one step.
     const string RetireGone = """
         redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text;
+using Ut360.Tests.Infrastructure;
+
+namespace Ut360.Tests.Sync;
+
+/// A real `ut360` process (the CLI the test project references) against a test's own database
+/// and Redis namespace, to be killed with SIGKILL at a point the test chooses.
+sealed class SyncChild : IDisposable
+{
+    readonly Process _process;
+    readonly StringBuilder _output = new();
+
+    SyncChild(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public static SyncChild Start(TestDatabase db, TestRedis redis, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
+        info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
+        info.Environment["ConnectionStrings__Redis"] = redis.ConnectionString;
+        info.Environment["NO_COLOR"] = "1";
+        return new SyncChild(Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI"));
+    }
+
+    /// Polls the condition until it holds, then kills the process with SIGKILL. Fails if the
+    /// process exits first or the condition never holds.
+    public async Task KillWhenAsync(Func<Task<bool>> reached, TimeSpan? within = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.False(_process.HasExited, $"the process exited ({(_process.HasExited ? _process.ExitCode : 0)}) before it could be killed:\n{Output}");
+            Assert.True(deadline.Elapsed < (within ?? TimeSpan.FromMinutes(2)), $"the process never reached the chosen point:\n{Output}");
+            if (await reached())
+                break;
+            await Task.Delay(20);
+        }
+        _process.Kill();  // SIGKILL on Unix
+        await _process.WaitForExitAsync();
+        Assert.Equal(137, _process.ExitCode);
+    }
+
+    /// Waits until PostgreSQL has dropped the dead process's sessions and their advisory locks.
+    public static async Task WaitForLocksReleasedAsync(TestDatabase db)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (await SyncTestKit.ScalarAsync<long>(db, """
+            SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()
+            """) > 0)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(1), "the killed process's locks were never released");
+            await Task.Delay(20);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill();
+        _process.Dispose();
+    }
+}
