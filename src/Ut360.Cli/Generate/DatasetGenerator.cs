@@ -26,7 +26,7 @@ public sealed record GenerateOptions
 /// Counters the progress bar polls; written with Interlocked by the generator threads.
 public sealed class GenerateProgress
 {
-    /// Subscribers through the ranking passes (RankingPasses per subscriber).
+    /// Subscribers through the ranking passes over all subscribers (one, four in the rare fallback).
     public long Ranked;
     public long RecommendationsRows;
     public long ProfilesRows;

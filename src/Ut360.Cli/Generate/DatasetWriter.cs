@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Ut360.Data.Upstream;
 
 namespace Ut360.Cli.Generate;
@@ -10,38 +11,87 @@ public static class DatasetWriter
 {
     public const int MaxRowGroupRows = 250_000;
 
-    /// A row group's profiles carry four texts each (~2 KB in memory), held until the group is written;
-    /// this cap keeps that bounded when there are few months per subscriber.
-    public const int MaxRowGroupSubscribers = 50_000;
+    /// What the command holds is RowGroupsInFlight row groups plus the buffers Parquet.Net rents for a
+    /// column chunk and keeps pooled per thread, all in proportion to the group: with 10,000 subscribers
+    /// the peak stays near 450–550 MB from 3× the design's dataset to 10× (bench/results/scale.md), where
+    /// 35,000 (250,000 monthly rows) let it grow from 560 MB at 214,504 subscribers to 730 MB at 643,512.
+    public const int MaxRowGroupSubscribers = 10_000;
 
-    /// Generates and writes in bounded memory: the global step first, then one row group of
-    /// subscribers at a time, the next generated while the last is written.
+    /// Row groups generated or being written at once: enough for both cores to generate while the
+    /// three files are written, each at its own pace.
+    const int RowGroupsInFlight = 4;
+
+    /// Generates and writes in bounded memory: the global step first, then row groups of subscribers,
+    /// several generated at once and each file's writer taking them in order; a row group is dropped
+    /// once the three files have it.
     public static async Task<IReadOnlyList<WrittenFile>> GenerateAsync(GenerateOptions options, string directory, UpstreamFileFormat format,
         GenerateProgress? progress = null, CancellationToken ct = default)
     {
         var generation = await Task.Run(() => DatasetGenerator.Start(options, progress, ct), ct);
         var n = options.Subscribers;
         var group = SubscribersPerRowGroup(n, options.Months);
+        var groups = (n + group - 1) / group;
         return await WriteFilesAsync(directory, format, n, options.Months, async writers =>
         {
-            var writing = Task.CompletedTask;
-            try
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var token = stop.Token;
+            var ready = new TaskCompletionSource<GeneratedDataset>?[groups];
+            for (var i = 0; i < groups; i++)
+                ready[i] = new TaskCompletionSource<GeneratedDataset>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var unwritten = Enumerable.Repeat(writers.Length, groups).ToArray();
+            using var slots = new SemaphoreSlim(RowGroupsInFlight);
+
+            async Task Produce()
             {
-                for (var from = 0; from < n; from += group)
+                for (var i = 0; i < groups; i++)
                 {
-                    var (start, count) = (from, Math.Min(group, n - from));
-                    var rows = await Task.Run(() => generation.Generate(start, count, ct), ct);
-                    await writing;
-                    writing = WriteRowGroupAsync(writers, rows, 0, count, progress, ct);
+                    await slots.WaitAsync(token);
+                    var (index, from) = (i, i * group);
+                    _ = Task.Run(() =>
+                    {
+                        try
+                        {
+                            ready[index]!.SetResult(generation.Generate(from, Math.Min(group, n - from), token));
+                        }
+                        catch (Exception e)
+                        {
+                            ready[index]!.SetException(e);
+                        }
+                    }, CancellationToken.None);
                 }
             }
-            catch
+
+            async Task Write(int file)
             {
-                // The files are deleted next: no write may still be running.
-                await Task.WhenAny(writing);
-                throw;
+                for (var i = 0; i < groups; i++)
+                {
+                    var rows = await ready[i]!.Task.WaitAsync(token);
+                    var months = rows.Months.Length;
+                    var count = rows.Recommendations.RowCount;
+                    if (file == 2)
+                        await WriteRowsAsync(writers[file], rows.MonthlyArpu, 0, count * months, progress, token);
+                    else
+                        await WriteRowsAsync(writers[file], file == 0 ? rows.Recommendations : rows.Profiles, 0, count, progress, token);
+                    if (Interlocked.Decrement(ref unwritten[i]) == 0)
+                    {
+                        ready[i] = null; // the three files have it: let it go
+                        slots.Release();
+                    }
+                }
             }
-            await writing;
+
+            // The first failure stops the rest; it is the one reported, not the cancellations it causes.
+            Task[] tasks = [Task.Run(Produce, token), .. Enumerable.Range(0, writers.Length).Select(f => Task.Run(() => Write(f), token))];
+            foreach (var task in tasks)
+                _ = task.ContinueWith(_ => stop.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            try
+            {
+                await Task.WhenAll(tasks);
+            }
+            catch when (tasks.FirstOrDefault(t => t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException) is { } first)
+            {
+                ExceptionDispatchInfo.Throw(first.Exception!.InnerException!);
+            }
         }, ct);
     }
 
@@ -62,7 +112,7 @@ public static class DatasetWriter
 
     /// Row groups cover the same subscribers in the three files: as many subscribers as keep the
     /// monthly rows (months per subscriber) within MaxRowGroupRows, split evenly
-    /// (214,504 × 7 months → 7 groups of 30,643 subscribers, 214,501 monthly rows).
+    /// and MaxRowGroupSubscribers (214,504 × 7 months → 22 groups of 9,751 subscribers, 68,257 monthly rows).
     public static int SubscribersPerRowGroup(int subscribers, int months)
     {
         var most = Math.Max(1, Math.Min(MaxRowGroupSubscribers, MaxRowGroupRows / months));

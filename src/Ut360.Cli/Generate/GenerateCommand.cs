@@ -79,7 +79,7 @@ public static class GenerateCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                var rankingTask = ctx.AddTask($"ranking ({Ranking.Passes} passes)", maxValue: Ranking.Passes * n);
+                var rankingTask = ctx.AddTask("ranking", maxValue: n);
                 var recTask = ctx.AddTask("recommendations", maxValue: n);
                 var profTask = ctx.AddTask("profiles", maxValue: n);
                 var monthlyTask = ctx.AddTask("monthly_arpu", maxValue: monthlyRows);
@@ -97,7 +97,7 @@ public static class GenerateCommand
                     await Task.WhenAny(work, Task.Delay(100, CancellationToken.None));
                 }
                 await work;
-                rankingTask.Value = Ranking.Passes * n;
+                rankingTask.Value = n;
                 recTask.Value = n;
                 profTask.Value = n;
                 monthlyTask.Value = monthlyRows;

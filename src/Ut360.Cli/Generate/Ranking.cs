@@ -33,11 +33,18 @@ sealed class Ranking
         _amountCuts = amountCuts;
     }
 
-    public const int Passes = 4;
+    /// Every SampleStride-th subscriber makes the sample that places the thresholds' windows.
+    const int SampleStride = 16;
 
-    /// Passes over the recomputed keys: draw gives subscriber i's behaviour, forChunks runs a body
-    /// over every range of subscribers in parallel.
-    public static Ranking Compute(int n, Func<int, Behaviour> draw, Action<Action<int, int>> forChunks)
+    /// The thresholds by rank, in one pass over all subscribers when the sample's windows hold them
+    /// (they do but for a chance of about one in a million per threshold), else in four (ByHistograms);
+    /// the result is the same either way. draw gives subscriber i's behaviour, forChunks runs a body over
+    /// every range of subscribers in parallel.
+    public static Ranking Compute(int n, Func<int, Behaviour> draw, Action<Action<int, int>> forChunks) =>
+        BySample(n, draw, forChunks) ?? ByHistograms(n, draw, forChunks);
+
+    /// Four passes, each locating the next thresholds with a histogram and then collecting their bins.
+    internal static Ranking ByHistograms(int n, Func<int, Behaviour> draw, Action<Action<int, int>> forChunks)
     {
         // Pass 1: where the risk and data thresholds lie.
         var riskHistogram = new KeyHistogram(RiskKeyMin, RiskKeyMax);
@@ -137,6 +144,214 @@ sealed class Ranking
         });
         var amountCuts = amountSelections.Select(ss => ss.Select(s => s.Resolve()).ToArray()).ToArray();
         return new Ranking(riskHistogram, riskCounts, riskCuts, dataCut, mbfgCut, amountCuts);
+    }
+
+    /// One pass when the thresholds lie where a sample of the subscribers puts them: the sample places
+    /// a window of keys around each threshold, wide enough to hold it but for a chance of about one in
+    /// a million; the pass counts who lies below each window and collects who lies in it, and a
+    /// threshold is exact when its rank falls among those collected. Who is in a window of the risk,
+    /// data or MBFG thresholds has a level or service that waits on them, so their keys are kept until
+    /// the thresholds are known. Null when a window misses its threshold.
+    internal static Ranking? BySample(int n, Func<int, Behaviour> draw, Action<Action<int, int>> forChunks)
+    {
+        var riskCounts = Quota.Split(n, DatasetGenerator.RiskWeights);
+        var services = Quota.Split(n, DatasetGenerator.ServiceWeights);
+
+        // The sample: its keys and, by the sample's own ranks, each member's likely level and service.
+        var m = (n + SampleStride - 1) / SampleStride;
+        var sample = new (double Risk, double Data, double Mbfg, double Capacity)[m];
+        Parallel.For(0, (m + 1023) / 1024, c =>
+        {
+            for (int j = c * 1024, end = Math.Min(m, j + 1024); j < end; j++)
+            {
+                var b = draw(j * SampleStride);
+                sample[j] = (b.RiskKey, b.DataKey, b.MbfgKey, b.CapacityKey);
+            }
+        });
+        var riskSample = sample.Select(x => x.Risk).Order().ToArray();
+        var dataSample = sample.Select(x => x.Data).Order().ToArray();
+        long[] riskRanks = [riskCounts[0], riskCounts[0] + riskCounts[1]];
+        var windows = new List<Window>();
+        Window Around(double[] sorted, long rank, long population)
+        {
+            var window = Window.Around(windows.Count, sorted, rank, population);
+            windows.Add(window);
+            return window;
+        }
+        Window[] risk = [Around(riskSample, riskRanks[0], n), Around(riskSample, riskRanks[1], n)];
+        var data = Around(dataSample, n - services[2], n);
+        double KeyAt(double[] sorted, long rank, long population) =>
+            rank >= population || sorted.Length == 0 ? double.PositiveInfinity : sorted[(int)((double)rank / population * sorted.Length)];
+        double[] riskKeyAt = [KeyAt(riskSample, riskRanks[0], n), KeyAt(riskSample, riskRanks[1], n)];
+        var dataKeyAt = KeyAt(dataSample, n - services[2], n);
+        var restSample = sample.Where(x => x.Data < dataKeyAt).Select(x => x.Mbfg).Order().ToArray();
+        var mbfg = Around(restSample, services[1], n - services[2]);
+        var mbfgKeyAt = KeyAt(restSample, services[1], n - services[2]);
+        var amountSamples = new List<double>[] { [], [], [] };
+        foreach (var x in sample)
+        {
+            var level = x.Risk < riskKeyAt[0] ? 0 : x.Risk < riskKeyAt[1] ? 1 : 2;
+            var service = x.Data >= dataKeyAt ? 2 : x.Mbfg < mbfgKeyAt ? 1 : 0;
+            amountSamples[service].Add(x.Capacity - 15 * level);
+        }
+        var amount = new Window[3][];
+        for (var s = 0; s < 3; s++)
+        {
+            var sorted = amountSamples[s].Order().ToArray();
+            var counts = Quota.Split(services[s], DatasetGenerator.DenominationShares[s]);
+            amount[s] = new Window[counts.Length - 1];
+            var cumulative = 0;
+            for (var d = 0; d < counts.Length - 1; d++)
+            {
+                cumulative += counts[d];
+                amount[s][d] = Around(sorted, cumulative, services[s]);
+            }
+        }
+
+        // The pass. Who is in a risk window waits for its level; in the data window, for its service;
+        // in the MBFG window, for MBFG or EasyCredit.
+        var riskHistogram = new KeyHistogram(RiskKeyMin, RiskKeyMax);
+        var waiting = new List<Waiting>();
+        forChunks((from, to) =>
+        {
+            var mine = new List<Waiting>();
+            var below = new long[windows.Count];
+            for (var i = from; i < to; i++)
+            {
+                var b = draw(i);
+                riskHistogram.Add(b.RiskKey);
+                var r0 = risk[0].Offer(b.RiskKey, i, below);
+                var r1 = risk[1].Offer(b.RiskKey, i, below);
+                var d = data.Offer(b.DataKey, i, below);
+                if (d == 0)
+                {
+                    mine.Add(new Waiting(b, i, MbfgOffered: false));
+                    continue;
+                }
+                byte service = 2;
+                if (d < 0)
+                {
+                    var mb = mbfg.Offer(b.MbfgKey, i, below);
+                    if (mb == 0)
+                    {
+                        mine.Add(new Waiting(b, i, MbfgOffered: true));
+                        continue;
+                    }
+                    service = mb < 0 ? (byte)1 : (byte)0;
+                }
+                if (r0 == 0 || r1 == 0)
+                {
+                    mine.Add(new Waiting(b, i, MbfgOffered: d < 0));
+                    continue;
+                }
+                var level = r0 < 0 ? (byte)0 : r1 < 0 ? (byte)1 : (byte)2;
+                var key = AmountKey(b, level);
+                foreach (var w in amount[service])
+                    w.Offer(key, i, below);
+            }
+            foreach (var w in windows)
+                w.AddBelow(below[w.Id]);
+            lock (waiting)
+                waiting.AddRange(mine);
+        });
+        riskHistogram.Complete();
+
+        if (risk[0].Resolve() is not { } risk0 || risk[1].Resolve() is not { } risk1 || data.Resolve() is not { } dataCut)
+            return null;
+        Cut[] riskCuts = [risk0, risk1];
+        var waitingBelow = new long[windows.Count];
+        foreach (var w in waiting)
+            if (!w.MbfgOffered && dataCut.Below(w.B.DataKey, w.I))
+                mbfg.Offer(w.B.MbfgKey, w.I, waitingBelow);
+        mbfg.AddBelow(waitingBelow[mbfg.Id]);
+        if (mbfg.Resolve() is not { } mbfgCut)
+            return null;
+        foreach (var w in waiting)
+        {
+            var key = AmountKey(w.B, RiskLevel(riskCuts, w.B.RiskKey, w.I));
+            foreach (var window in amount[Service(dataCut, mbfgCut, w.B, w.I)])
+                window.Offer(key, w.I, waitingBelow);
+        }
+        foreach (var window in amount.SelectMany(a => a))
+            window.AddBelow(waitingBelow[window.Id]);
+        var amountCuts = new Cut[3][];
+        for (var s = 0; s < 3; s++)
+        {
+            amountCuts[s] = new Cut[amount[s].Length];
+            for (var d = 0; d < amount[s].Length; d++)
+            {
+                if (amount[s][d].Resolve() is not { } cut)
+                    return null;
+                amountCuts[s][d] = cut;
+            }
+        }
+        return new Ranking(riskHistogram, riskCounts, riskCuts, dataCut, mbfgCut, amountCuts);
+    }
+
+    readonly record struct Waiting(Behaviour B, int I, bool MbfgOffered);
+
+    /// The keys around one threshold, [lo, hi], placed by a sample: Offer counts who lies below (into
+    /// the caller's counters, added with AddBelow) and collects who lies in it (thread-safe), Resolve
+    /// finds the threshold among those collected.
+    sealed class Window
+    {
+        readonly long _rank;
+        readonly double _lo, _hi;
+        readonly List<(double Key, int Index)> _inside = [];
+        long _below;
+
+        Window(int id, long rank, double lo, double hi)
+        {
+            Id = id;
+            _rank = rank;
+            _lo = lo;
+            _hi = hi;
+        }
+
+        /// Index into the callers' below counters.
+        public int Id { get; }
+
+        public void AddBelow(long count) => Interlocked.Add(ref _below, count);
+
+        /// Five standard deviations of the sample's rank either side of where the rank falls in it.
+        /// A rank equal to the population is End: every key lies below it.
+        public static Window Around(int id, double[] sorted, long rank, long population)
+        {
+            if (rank >= population)
+                return new Window(id, rank, double.PositiveInfinity, double.PositiveInfinity);
+            var q = (double)rank / population;
+            var position = q * sorted.Length;
+            var spread = 5 * Math.Sqrt(sorted.Length * q * (1 - q)) + 4;
+            var lo = (long)Math.Floor(position - spread);
+            var hi = (long)Math.Ceiling(position + spread);
+            return new Window(id, rank, lo < 0 ? double.NegativeInfinity : sorted[lo], hi >= sorted.Length ? double.PositiveInfinity : sorted[hi]);
+        }
+
+        /// −1 below the window, 0 in it, 1 above.
+        public int Offer(double key, int i, long[] below)
+        {
+            if (key < _lo)
+            {
+                below[Id]++;
+                return -1;
+            }
+            if (key > _hi)
+                return 1;
+            lock (_inside)
+                _inside.Add((key, i));
+            return 0;
+        }
+
+        public Cut? Resolve()
+        {
+            if (double.IsPositiveInfinity(_lo))
+                return Cut.End;
+            var k = _rank - _below;
+            if (k < 0 || k >= _inside.Count)
+                return null;
+            _inside.Sort((x, y) => x.Key != y.Key ? x.Key.CompareTo(y.Key) : x.Index.CompareTo(y.Index));
+            return new Cut(_inside[(int)k].Key, _inside[(int)k].Index);
+        }
     }
 
     /// Larger advances go to subscribers who can carry them: customer value less a risk penalty.
