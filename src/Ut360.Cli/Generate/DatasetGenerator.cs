@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Ut360.Data.Domain;
 using Ut360.Data.Upstream;
+using static Ut360.Cli.Generate.DatasetGenerator;
 
 namespace Ut360.Cli.Generate;
 
@@ -9,6 +10,7 @@ public sealed record GenerateOptions
 {
     public const int DefaultSubscribers = 214_504;
     public const int MaxSubscribers = 20_000_000;
+    public const int DefaultWorkChunk = 4096;
 
     public int Subscribers { get; init; } = DefaultSubscribers;
     public int Months { get; init; } = 7;
@@ -16,12 +18,16 @@ public sealed record GenerateOptions
     /// recommendation_date and profile_date; the monthly rows end with the month before it.
     public DateOnly Date { get; init; } = new(2025, 10, 22);
     public string? IsdnKeyHex { get; init; }
+    /// Subscribers per unit of parallel work. It never changes the output (tests write the same bytes
+    /// with other sizes); it is an option only so that they can.
+    public int WorkChunk { get; init; } = DefaultWorkChunk;
 }
 
 /// Counters the progress bar polls; written with Interlocked by the generator threads.
 public sealed class GenerateProgress
 {
-    public long Subscribers;
+    /// Subscribers through the ranking passes over all subscribers (one, four in the rare fallback).
+    public long Ranked;
     public long RecommendationsRows;
     public long ProfilesRows;
     public long MonthlyRows;
@@ -36,14 +42,18 @@ public sealed class GenerateProgress
     }
 }
 
+/// The rows of the subscribers [From, From + Recommendations.RowCount): one row each in
+/// recommendations and profiles, Months.Length each in monthly_arpu.
 public sealed record GeneratedDataset(UpstreamBatch Recommendations, UpstreamBatch Profiles, UpstreamBatch MonthlyArpu, string[] Months);
 
-/// Generates the upstream dataset of docs/data-format.md in three parallel passes with a global
-/// step after the first: pass 1 draws each subscriber's own behaviour (encrypted ISDN, cluster,
-/// monthly ARPU, top-ups, customer value), the global step hands out the exact service and risk
-/// counts and the advance amounts by rank, pass 2 derives what depends on them (ratio, readiness,
-/// priority, revenue potential) and pass 3 composes the Vietnamese texts. Every draw comes from a
-/// per-subscriber RNG, so the output does not depend on scheduling.
+/// Generates the upstream dataset of docs/data-format.md in bounded memory. Every subscriber's own
+/// behaviour (cluster, monthly ARPU, top-ups, customer value and the keys the global step ranks by) is a
+/// pure function of (seed, index), so it is recomputed instead of kept: Start runs the global step
+/// (Ranking: the exact service and risk counts and the advance amounts by rank, in four passes over
+/// the recomputed keys), then Generation.Generate produces any range of subscribers from (seed, index)
+/// and those ranks alone: their behaviour again, what depends on the ranks (ratio, readiness,
+/// priority, revenue potential) and the Vietnamese texts. The output depends neither on the ranges
+/// asked for nor on scheduling.
 public static class DatasetGenerator
 {
     /// The ISDN of the design document's examples (section 2.2 A, Patterns 1, 2, 5 and 6).
@@ -81,7 +91,7 @@ public static class DatasetGenerator
     /// Telco advance denominations (VND) and, per service, the per-mille share of each. The means
     /// (27,525 / 35,450 / 22,100) weighted by the design's service counts give 28,492 ≈ 28,500.
     public static readonly int[] Denominations = [10_000, 15_000, 20_000, 25_000, 30_000, 50_000, 100_000];
-    static readonly long[][] DenominationShares =
+    internal static readonly long[][] DenominationShares =
     [
         [125, 130, 200, 195, 165, 160, 25],  // EasyCredit
         [60, 0, 180, 170, 250, 290, 50],     // MBFG
@@ -91,7 +101,7 @@ public static class DatasetGenerator
     static readonly int[] TopupDenominations = [10_000, 20_000, 30_000, 50_000, 100_000, 200_000, 300_000, 500_000];
 
     /// Real Vietnamese mobile network codes (after the 84 country code).
-    static readonly string[] MobilePrefixes =
+    internal static readonly string[] MobilePrefixes =
     [
         "32", "33", "34", "35", "36", "37", "38", "39", "86", "96", "97", "98",  // Viettel
         "70", "76", "77", "78", "79", "89", "90", "93",                          // MobiFone
@@ -99,7 +109,6 @@ public static class DatasetGenerator
         "52", "56", "58", "92",                                                  // Vietnamobile
     ];
 
-    const int ChunkSize = 4096;
 
     public static string[] MonthsFor(DateOnly date, int months)
     {
@@ -110,39 +119,218 @@ public static class DatasetGenerator
         return result;
     }
 
-    /// monthlyReady gets the complete monthly_arpu rows as soon as pass 1 is done, and
-    /// recommendationsReady the recommendations after pass 2, so those files can be written
-    /// while the texts of pass 3 are still being composed.
-    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default,
-        Action<UpstreamBatch>? monthlyReady = null, Action<UpstreamBatch>? recommendationsReady = null)
+    /// The whole dataset in memory as one range: for tests and small sizes (the command writes
+    /// range by range, DatasetWriter.GenerateAsync).
+    public static GeneratedDataset Generate(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default) =>
+        Start(options, progress, ct).Generate(0, options.Subscribers, ct);
+
+    /// Checks the options and runs the global step: four passes over all subscribers, memory
+    /// independent of their number.
+    /// <exception cref="ArgumentOutOfRangeException">Subscribers, Months or WorkChunk out of range.</exception>
+    /// <exception cref="FormatException">IsdnKeyHex is not hexadecimal.</exception>
+    /// <exception cref="ArgumentException">IsdnKeyHex is not an AES key length.</exception>
+    public static Generation Start(GenerateOptions options, GenerateProgress? progress = null, CancellationToken ct = default)
     {
-        var n = options.Subscribers;
-        if (n is < 1 or > GenerateOptions.MaxSubscribers)
+        if (options.Subscribers is < 1 or > GenerateOptions.MaxSubscribers)
             throw new ArgumentOutOfRangeException(nameof(options), $"--subscribers must be between 1 and {GenerateOptions.MaxSubscribers:N0}.");
         if (options.Months is < 1 or > 60)
             throw new ArgumentOutOfRangeException(nameof(options), "--months must be between 1 and 60.");
+        if (options.WorkChunk < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), "WorkChunk must be at least 1.");
         using (new IsdnCipher(options.IsdnKeyHex)) { } // a bad key fails here, before any work
-
-        var g = new Generation(options, progress, ct);
-        g.Pass1();
-        monthlyReady?.Invoke(g.Monthly());
-        g.AssignRisk();
-        g.AssignServices();
-        g.AssignAmounts();
-        g.Pass2();
-        recommendationsReady?.Invoke(g.Recommendations());
-        g.Pass3();
-        return g.Result();
+        return new Generation(options, progress, ct);
     }
 
-    /// The state of one run: columns are the output arrays themselves, filled in place.
-    sealed class Generation
+    internal static double R2(double v) => Math.Round(v, 2, MidpointRounding.AwayFromZero);
+
+    /// Pass 1 for subscriber i, a pure function of (seed, i): its own behaviour, and its monthly ARPU
+    /// in cents into cents (per month: call, SMS, data, total; 4 × months values).
+    internal static Behaviour Draw(long seed, int months, int i, Span<long> cents)
     {
-        readonly GenerateOptions _o;
-        readonly GenerateProgress? _progress;
-        readonly CancellationToken _ct;
-        readonly int _n, _m, _w;
-        readonly string[] _months;
+        var b = new Behaviour();
+        var w = Math.Min(ArpuWindowMonths, months);
+        var rng = new Rng(seed, i, 1);
+        var u = rng.NextDouble();
+        var cluster = 0;
+        for (var acc = ClusterShare[0]; cluster < ClusterShare.Length - 1 && u >= acc; acc += ClusterShare[++cluster]) { }
+        b.Cluster = cluster;
+        var postpaid = rng.Chance(ClusterPostpaid[cluster]);
+        b.Postpaid = postpaid;
+
+        // Monthly ARPU: a level, a drift per month and noise; split into call/SMS/data in
+        // whole cents so the three parts add up to the total exactly.
+        var level = ClusterArpuMedian[cluster] * Math.Exp(0.45 * rng.Normal());
+        var drift = Math.Clamp(ClusterMonthlyDrift[cluster] + 0.04 * rng.Normal(), -0.2, 0.2);
+        var dataShare = Math.Clamp(ClusterDataShare[cluster] + 0.2 * rng.Normal(), 0.02, 0.95);
+        var voiceOfRest = rng.Uniform(0.65, 0.92);
+        long sumTotal = 0, sumCall = 0, sumSms = 0, minC = long.MaxValue, maxC = 0, firstC = 0, lastC = 0;
+        double sumSq = 0;
+        var mid = (months - 1) / 2.0;
+        for (var t = 0; t < months; t++)
+        {
+            var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.07 * rng.Normal()));
+            var totalC = (long)Math.Round(total * 100);
+            var ds = Math.Clamp(dataShare + 0.05 * rng.Normal(), 0.0, 0.98);
+            var dataC = (long)Math.Round(totalC * ds);
+            var callC = (long)Math.Round((totalC - dataC) * voiceOfRest);
+            var smsC = totalC - dataC - callC;
+            cents[4 * t] = callC;
+            cents[4 * t + 1] = smsC;
+            cents[4 * t + 2] = dataC;
+            cents[4 * t + 3] = totalC;
+            if (t < months - w)
+                continue;
+            if (t == months - w)
+                firstC = totalC;
+            lastC = totalC;
+            sumTotal += totalC;
+            sumCall += callC;
+            sumSms += smsC;
+            minC = Math.Min(minC, totalC);
+            maxC = Math.Max(maxC, totalC);
+        }
+        var avg = sumTotal / 100.0 / w;
+        for (var t = months - w; t < months; t++)
+        {
+            var d = cents[4 * t + 3] / 100.0 - avg;
+            sumSq += d * d;
+        }
+        b.Avg = R2(avg);
+        b.Std = w > 1 ? R2(Math.Sqrt(sumSq / (w - 1))) : 0;
+        b.Min = minC / 100.0;
+        b.Max = maxC / 100.0;
+        b.First = firstC / 100.0;
+        b.Last = lastC / 100.0;
+        var growth = R2((lastC - firstC) * 100.0 / firstC);
+        b.Growth = growth;
+        var callPct = R2(sumCall * 100.0 / sumTotal);
+        var smsPct = R2(sumSms * 100.0 / sumTotal);
+        b.CallPct = callPct;
+        b.SmsPct = smsPct;
+        b.DataPct = R2(100.0 - callPct - smsPct);
+
+        // Top-ups: a month's top-ups cover its spend and a little more, in the usual card values.
+        var spend = avg * rng.Uniform(1.0, 1.3);
+        var preferred = Math.Clamp(Math.Exp(Math.Log(3.5) + 0.6 * rng.Normal()), 0.3, 15);
+        var target = spend / preferred;
+        var lo = 0;
+        while (lo + 1 < TopupDenominations.Length && TopupDenominations[lo + 1] <= target)
+            lo++;
+        var hi = lo;
+        while (hi + 1 < TopupDenominations.Length && TopupDenominations[hi] < target)
+            hi++;
+        var topupAvg = Math.Clamp(Math.Round(target / 1000) * 1000, TopupDenominations[lo], TopupDenominations[hi]);
+        if (lo > 0 && rng.Chance(0.5))
+            lo--;
+        if (hi + 1 < TopupDenominations.Length && rng.Chance(0.4))
+            hi++;
+        b.TopupMin = TopupDenominations[lo];
+        b.TopupMax = TopupDenominations[hi];
+        b.TopupAvg = topupAvg;
+        var freq = Math.Clamp(R2(spend / topupAvg), 0.1, 60);
+        b.TopupFreq = freq;
+
+        var cv = 21 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
+            + Math.Clamp(growth * 0.15, -8, 8) + 1.5 * Math.Min(freq, 8) + 4 * rng.Normal();
+        b.Cv = R2(Math.Clamp(cv, 1, 99));
+
+        // Keys for the global step: who is riskier, who uses data, who can carry a larger advance.
+        b.RiskKey = (50 - b.Cv) / 10 + (growth <= -TrendThreshold ? 1 : 0) + (freq < TopupMedium ? 0.8 : 0)
+            + 2 * (b.Std / Math.Max(avg, 1)) + 0.8 * rng.Normal();
+        b.DataKey = b.DataPct / 100 + 0.15 * rng.Normal();
+        b.MbfgKey = rng.NextDouble();
+        b.CapacityKey = b.Cv + 8 * rng.Normal();
+        return b;
+    }
+}
+
+/// One subscriber's own behaviour (DatasetGenerator.Draw); values as they go into the files.
+struct Behaviour
+{
+    public int Cluster;
+    public bool Postpaid;
+    public double Avg, Std, Min, Max, First, Last, Growth, CallPct, SmsPct, DataPct;
+    public double TopupMin, TopupMax, TopupAvg, TopupFreq, Cv;
+    public double RiskKey, DataKey, MbfgKey, CapacityKey;
+}
+
+/// One run after its global step: generates any range of subscribers, in parallel, from (seed, index)
+/// and the ranks alone. Thread-safe; ranges may be generated in any order.
+public sealed class Generation
+{
+    readonly GenerateOptions _o;
+    readonly int _m;
+    readonly Affine _affine;
+    readonly Ranking _ranking;
+
+    internal Generation(GenerateOptions options, GenerateProgress? progress, CancellationToken ct)
+    {
+        _o = options;
+        _m = options.Months;
+        Months = DatasetGenerator.MonthsFor(options.Date, options.Months);
+        _affine = CreateAffine(options.Seed);
+        _ranking = Ranking.Compute(options.Subscribers, DrawBehaviour, body => ForChunks(0, options.Subscribers, body, ct, progress));
+    }
+
+    public GenerateOptions Options => _o;
+
+    /// data_month of the monthly rows, oldest first.
+    public string[] Months { get; }
+
+    Behaviour DrawBehaviour(int i)
+    {
+        Span<long> cents = stackalloc long[4 * _m];
+        return DatasetGenerator.Draw(_o.Seed, _m, i, cents);
+    }
+
+    void ForChunks(int from, int to, Action<int, int> body, CancellationToken ct, GenerateProgress? progress = null)
+    {
+        var size = _o.WorkChunk;
+        var chunks = (int)(((long)to - from + size - 1) / size);
+        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = ct }, c =>
+        {
+            var start = from + c * size;
+            var end = (int)Math.Min(to, (long)start + size);
+            body(start, end);
+            if (progress is not null)
+                Interlocked.Add(ref progress.Ranked, end - start);
+        });
+    }
+
+    /// The rows of subscribers [from, from + count).
+    /// <exception cref="ArgumentOutOfRangeException">The range is not within 0 … Subscribers.</exception>
+    public GeneratedDataset Generate(int from, int count, CancellationToken ct = default)
+    {
+        if (from < 0 || count < 1 || (long)from + count > _o.Subscribers)
+            throw new ArgumentOutOfRangeException(nameof(count), $"[{from}, {from} + {count}) is not within the {_o.Subscribers} subscribers.");
+        var block = new Block(this, from, count);
+        ForChunks(from, from + count, (start, end) =>
+        {
+            using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
+            var sb = new StringBuilder(1024);
+            Span<char> msisdn = stackalloc char[11];
+            Span<long> cents = stackalloc long[4 * _m];
+            for (var i = start; i < end; i++)
+            {
+                Msisdn(_affine, i, msisdn);
+                var isdn = i == 0 && DesignExampleFirst ? DatasetGenerator.DesignExampleIsdn : encryptor.Encrypt(msisdn);
+                block.Fill(i, isdn, cents, sb);
+            }
+        }, ct);
+        return block.ToDataset();
+    }
+
+    // With the demo key the first subscriber carries the design document's example ISDN, so the
+    // document's redis-cli and SQL examples run verbatim against the default dataset. It is
+    // not the encryption of any number (no phone lookup finds it); every other ISDN is.
+    bool DesignExampleFirst => string.IsNullOrWhiteSpace(_o.IsdnKeyHex)
+        || string.Equals(_o.IsdnKeyHex, IsdnCipher.DemoKeyHex, StringComparison.OrdinalIgnoreCase);
+
+    /// The columns of one range of subscribers, filled in place; row k is subscriber from + k.
+    sealed class Block
+    {
+        readonly Generation _g;
+        readonly int _from, _n, _m, _w;
 
         // recommendations
         readonly string[] _isdn, _subscriberType, _serviceType, _risk, _trend, _userType, _freqClass;
@@ -152,25 +340,21 @@ public static class DatasetGenerator
         readonly DateOnly[] _recDate;
         // profiles
         readonly double[] _first, _last, _topupMin, _topupMax, _riskScore, _revenuePotential;
-        readonly string?[] _riskFactors, _clusterLabel, _reason, _strengths, _recText;
+        readonly string[] _riskFactors, _clusterLabel, _reason, _strengths, _recText;
         readonly DateOnly[] _profileDate;
         // monthly_arpu
         readonly string[] _mIsdn, _mMonth;
         readonly double[] _mCall, _mSms, _mData, _mTotal;
-        // global-step keys
-        readonly double[] _riskKey, _dataKey, _mbfgKey, _capacityKey;
+        // ranks
         readonly byte[] _riskLevel, _service;
 
-        public Generation(GenerateOptions o, GenerateProgress? progress, CancellationToken ct)
+        public Block(Generation g, int from, int n)
         {
-            _o = o;
-            _progress = progress;
-            _ct = ct;
-            _n = o.Subscribers;
-            _m = o.Months;
-            _w = Math.Min(ArpuWindowMonths, _m);
-            _months = MonthsFor(o.Date, _m);
-            var n = _n;
+            _g = g;
+            _from = from;
+            _n = n;
+            _m = g._m;
+            _w = Math.Min(DatasetGenerator.ArpuWindowMonths, _m);
             _isdn = new string[n]; _subscriberType = new string[n]; _serviceType = new string[n]; _risk = new string[n];
             _trend = new string[n]; _userType = new string[n]; _freqClass = new string[n];
             _advance = new double[n]; _revenue = new double[n]; _avg = new double[n]; _std = new double[n];
@@ -179,276 +363,114 @@ public static class DatasetGenerator
             _topupRatio = new double[n]; _cv = new double[n]; _ar = new double[n]; _priority = new double[n];
             _cluster = new int[n];
             _recDate = new DateOnly[n];
+            Array.Fill(_recDate, g._o.Date);
             _first = new double[n]; _last = new double[n]; _topupMin = new double[n]; _topupMax = new double[n];
             _riskScore = new double[n]; _revenuePotential = new double[n];
             _riskFactors = new string[n]; _clusterLabel = new string[n]; _reason = new string[n];
             _strengths = new string[n]; _recText = new string[n];
             _profileDate = new DateOnly[n];
-            var rows = (long)n * _m;
+            Array.Fill(_profileDate, g._o.Date);
+            var rows = checked(n * _m);
             _mIsdn = new string[rows]; _mMonth = new string[rows];
             _mCall = new double[rows]; _mSms = new double[rows]; _mData = new double[rows]; _mTotal = new double[rows];
-            _riskKey = new double[n]; _dataKey = new double[n]; _mbfgKey = new double[n]; _capacityKey = new double[n];
             _riskLevel = new byte[n]; _service = new byte[n];
         }
 
-        void ForChunks(Action<int, int> body)
+        /// Every column of subscriber i: its behaviour again (pass 1), its ranks, pass 2 and the texts.
+        public void Fill(int i, string isdn, Span<long> cents, StringBuilder sb)
         {
-            var chunks = (_n + ChunkSize - 1) / ChunkSize;
-            Parallel.For(0, chunks, new ParallelOptions { CancellationToken = _ct }, c =>
+            var k = i - _from;
+            var b = DatasetGenerator.Draw(_g._o.Seed, _m, i, cents);
+            _isdn[k] = isdn;
+            for (int t = 0, row = k * _m; t < _m; t++, row++)
             {
-                var from = c * ChunkSize;
-                var to = Math.Min(_n, from + ChunkSize);
-                body(from, to);
-                if (_progress is not null)
-                    Interlocked.Add(ref _progress.Subscribers, to - from);
-            });
-        }
-
-        static double R2(double v) => Math.Round(v, 2, MidpointRounding.AwayFromZero);
-
-        // ---- pass 1: each subscriber's own behaviour -------------------------------------------
-
-        // With the demo key the first subscriber carries the design document's example ISDN, so the
-        // document's redis-cli and SQL examples run verbatim against the default dataset. It is
-        // not the encryption of any number (no phone lookup finds it); every other ISDN is.
-        bool DesignExampleFirst => string.IsNullOrWhiteSpace(_o.IsdnKeyHex)
-            || string.Equals(_o.IsdnKeyHex, IsdnCipher.DemoKeyHex, StringComparison.OrdinalIgnoreCase);
-
-        public void Pass1()
-        {
-            var affine = CreateAffine(_o.Seed);
-            ForChunks((from, to) =>
-            {
-                using var encryptor = new IsdnBlockEncryptor(_o.IsdnKeyHex);
-                Span<char> msisdn = stackalloc char[11];
-                for (var i = from; i < to; i++)
-                {
-                    Msisdn(affine, i, msisdn);
-                    var isdn = i == 0 && DesignExampleFirst ? DesignExampleIsdn : encryptor.Encrypt(msisdn);
-                    _isdn[i] = isdn;
-                    for (long row = (long)i * _m, end = row + _m; row < end; row++)
-                        _mIsdn[row] = isdn;
-                    Subscriber1(i);
-                }
-            });
-        }
-
-        void Subscriber1(int i)
-        {
-            var rng = new Rng(_o.Seed, i, 1);
-            var u = rng.NextDouble();
-            var cluster = 0;
-            for (var acc = ClusterShare[0]; cluster < ClusterShare.Length - 1 && u >= acc; acc += ClusterShare[++cluster]) { }
-            _cluster[i] = cluster;
-            _clusterLabel[i] = ClusterLabels[cluster];
-            var postpaid = rng.Chance(ClusterPostpaid[cluster]);
-            _subscriberType[i] = postpaid ? "POS" : "PRE";
-            _recDate[i] = _o.Date;
-            _profileDate[i] = _o.Date;
-
-            // Monthly ARPU: a level, a drift per month and noise; split into call/SMS/data in
-            // whole cents so the three parts add up to the total exactly.
-            var level = ClusterArpuMedian[cluster] * Math.Exp(0.45 * rng.Normal());
-            var drift = Math.Clamp(ClusterMonthlyDrift[cluster] + 0.04 * rng.Normal(), -0.2, 0.2);
-            var dataShare = Math.Clamp(ClusterDataShare[cluster] + 0.2 * rng.Normal(), 0.02, 0.95);
-            var voiceOfRest = rng.Uniform(0.65, 0.92);
-            long sumTotal = 0, sumCall = 0, sumSms = 0, minC = long.MaxValue, maxC = 0, firstC = 0, lastC = 0;
-            double sumSq = 0;
-            var mid = (_m - 1) / 2.0;
-            var row = (long)i * _m;
-            for (var t = 0; t < _m; t++, row++)
-            {
-                var total = Math.Max(500.0, level * Math.Exp(drift * (t - mid) + 0.07 * rng.Normal()));
-                var totalC = (long)Math.Round(total * 100);
-                var ds = Math.Clamp(dataShare + 0.05 * rng.Normal(), 0.0, 0.98);
-                var dataC = (long)Math.Round(totalC * ds);
-                var callC = (long)Math.Round((totalC - dataC) * voiceOfRest);
-                var smsC = totalC - dataC - callC;
-                _mMonth[row] = _months[t];
-                _mCall[row] = callC / 100.0;
-                _mSms[row] = smsC / 100.0;
-                _mData[row] = dataC / 100.0;
-                _mTotal[row] = totalC / 100.0;
-                if (t < _m - _w)
-                    continue;
-                if (t == _m - _w)
-                    firstC = totalC;
-                lastC = totalC;
-                sumTotal += totalC;
-                sumCall += callC;
-                sumSms += smsC;
-                minC = Math.Min(minC, totalC);
-                maxC = Math.Max(maxC, totalC);
+                _mIsdn[row] = isdn;
+                _mMonth[row] = _g.Months[t];
+                _mCall[row] = cents[4 * t] / 100.0;
+                _mSms[row] = cents[4 * t + 1] / 100.0;
+                _mData[row] = cents[4 * t + 2] / 100.0;
+                _mTotal[row] = cents[4 * t + 3] / 100.0;
             }
-            var avg = sumTotal / 100.0 / _w;
-            for (var t = _m - _w; t < _m; t++)
-            {
-                var d = _mTotal[(long)i * _m + t] - avg;
-                sumSq += d * d;
-            }
-            _avg[i] = R2(avg);
-            _std[i] = _w > 1 ? R2(Math.Sqrt(sumSq / (_w - 1))) : 0;
-            _min[i] = minC / 100.0;
-            _max[i] = maxC / 100.0;
-            _first[i] = firstC / 100.0;
-            _last[i] = lastC / 100.0;
-            var growth = R2((lastC - firstC) * 100.0 / firstC);
-            _growth[i] = growth;
-            _trend[i] = growth >= TrendThreshold ? "Tăng trưởng" : growth <= -TrendThreshold ? "Giảm" : "Ổn định";
-            var callPct = R2(sumCall * 100.0 / sumTotal);
-            var smsPct = R2(sumSms * 100.0 / sumTotal);
-            var dataPct = R2(100.0 - callPct - smsPct);
-            _callPct[i] = callPct;
-            _smsPct[i] = smsPct;
-            _dataPct[i] = dataPct;
-            _userType[i] = dataPct >= HeavyDataPct ? "Heavy Data User" : callPct + smsPct >= VoiceSmsPct ? "Voice/SMS User" : "Balanced";
+            _cluster[k] = b.Cluster;
+            _clusterLabel[k] = DatasetGenerator.ClusterLabels[b.Cluster];
+            _subscriberType[k] = b.Postpaid ? "POS" : "PRE";
+            _avg[k] = b.Avg;
+            _std[k] = b.Std;
+            _min[k] = b.Min;
+            _max[k] = b.Max;
+            _first[k] = b.First;
+            _last[k] = b.Last;
+            _growth[k] = b.Growth;
+            _trend[k] = b.Growth >= DatasetGenerator.TrendThreshold ? "Tăng trưởng" : b.Growth <= -DatasetGenerator.TrendThreshold ? "Giảm" : "Ổn định";
+            _callPct[k] = b.CallPct;
+            _smsPct[k] = b.SmsPct;
+            _dataPct[k] = b.DataPct;
+            _userType[k] = b.DataPct >= DatasetGenerator.HeavyDataPct ? "Heavy Data User"
+                : b.CallPct + b.SmsPct >= DatasetGenerator.VoiceSmsPct ? "Voice/SMS User" : "Balanced";
+            _topupMin[k] = b.TopupMin;
+            _topupMax[k] = b.TopupMax;
+            _topupAvg[k] = b.TopupAvg;
+            _topupFreq[k] = b.TopupFreq;
+            _freqClass[k] = b.TopupFreq >= DatasetGenerator.TopupHigh ? "Cao" : b.TopupFreq >= DatasetGenerator.TopupMedium ? "Trung bình" : "Thấp";
+            _cv[k] = b.Cv;
 
-            // Top-ups: a month's top-ups cover its spend and a little more, in the usual card values.
-            var spend = avg * rng.Uniform(1.0, 1.3);
-            var preferred = Math.Clamp(Math.Exp(Math.Log(3.5) + 0.6 * rng.Normal()), 0.3, 15);
-            var target = spend / preferred;
-            var lo = 0;
-            while (lo + 1 < TopupDenominations.Length && TopupDenominations[lo + 1] <= target)
-                lo++;
-            var hi = lo;
-            while (hi + 1 < TopupDenominations.Length && TopupDenominations[hi] < target)
-                hi++;
-            var topupAvg = Math.Clamp(Math.Round(target / 1000) * 1000, TopupDenominations[lo], TopupDenominations[hi]);
-            if (lo > 0 && rng.Chance(0.5))
-                lo--;
-            if (hi + 1 < TopupDenominations.Length && rng.Chance(0.4))
-                hi++;
-            _topupMin[i] = TopupDenominations[lo];
-            _topupMax[i] = TopupDenominations[hi];
-            _topupAvg[i] = topupAvg;
-            var freq = Math.Clamp(R2(spend / topupAvg), 0.1, 60);
-            _topupFreq[i] = freq;
-            _freqClass[i] = freq >= TopupHigh ? "Cao" : freq >= TopupMedium ? "Trung bình" : "Thấp";
+            var ranking = _g._ranking;
+            var level = ranking.RiskLevel(b, i);
+            _riskLevel[k] = level;
+            _risk[k] = Vocabulary.RiskLevels[level];
+            _riskScore[k] = ranking.RiskScore(b, level);
+            var service = ranking.Service(b, i);
+            _service[k] = service;
+            _serviceType[k] = Vocabulary.ServiceTypes[service];
+            var amount = DatasetGenerator.Denominations[ranking.Denomination(b, i, level, service)];
+            _advance[k] = amount;
+            _revenue[k] = DatasetGenerator.R2(amount * DatasetGenerator.RevenueRate);
 
-            var cv = 21 + 25 * Math.Log10(Math.Max(avg, 100) / 1000) + (postpaid ? 5 : 0)
-                + Math.Clamp(growth * 0.15, -8, 8) + 1.5 * Math.Min(freq, 8) + 4 * rng.Normal();
-            _cv[i] = R2(Math.Clamp(cv, 1, 99));
-
-            // Keys for the global step: who is riskier, who uses data, who can carry a larger advance.
-            _riskKey[i] = (50 - _cv[i]) / 10 + (growth <= -TrendThreshold ? 1 : 0) + (freq < TopupMedium ? 0.8 : 0)
-                + 2 * (_std[i] / Math.Max(avg, 1)) + 0.8 * rng.Normal();
-            _dataKey[i] = dataPct / 100 + 0.15 * rng.Normal();
-            _mbfgKey[i] = rng.NextDouble();
-            _capacityKey[i] = _cv[i] + 8 * rng.Normal();
+            Pass2(i, k);
+            _riskFactors[k] = RiskFactors(k, sb);
+            _reason[k] = Reason(k, sb);
+            _strengths[k] = Strengths(k, sb);
+            _recText[k] = RecommendationsText(k, (decimal)_priority[k], sb);
         }
 
-        // ---- global step: exact counts by rank -------------------------------------------------
-
-        int[] Order(double[] key, Func<int, bool>? where = null)
+        /// What depends on the ranks: top-up ratio, readiness, priority, revenue potential.
+        void Pass2(int i, int k)
         {
-            var idx = new List<int>(_n);
-            for (var i = 0; i < _n; i++)
-                if (where is null || where(i))
-                    idx.Add(i);
-            var items = idx.ToArray();
-            var keys = new double[items.Length];
-            for (var k = 0; k < items.Length; k++)
-                keys[k] = key[items[k]];
-            Array.Sort(keys, items);
-            return items;
+            var rng = new Rng(_g._o.Seed, i, 2);
+            var amount = _advance[k];
+            var ratio = Math.Round(_topupAvg[k] / amount, 4, MidpointRounding.AwayFromZero);
+            _topupRatio[k] = ratio;
+            var ar = 51 + 5 * Math.Min(_topupFreq[k], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[k]
+                + (_trend[k] == "Tăng trưởng" ? 5 : _trend[k] == "Giảm" ? -5 : 0) + 5 * rng.Normal();
+            ar = DatasetGenerator.R2(Math.Clamp(ar, 1, 99));
+            _ar[k] = ar;
+            var priority = Priority.Score((decimal)_cv[k], (decimal)ar);
+            _priority[k] = (double)priority;
+            _revenuePotential[k] = DatasetGenerator.R2(_revenue[k] * ar / 100);
         }
 
-        public void AssignRisk()
+        public GeneratedDataset ToDataset()
         {
-            var counts = Quota.Split(_n, RiskWeights);
-            var order = Order(_riskKey); // safest first
-            int[] bandFrom = [0, counts[0], counts[0] + counts[1]];
-            double[] lo = [3, RiskMediumFrom, RiskHighFrom];
-            double[] width = [RiskMediumFrom - 3 - 0.1, RiskHighFrom - RiskMediumFrom - 0.1, 100 - RiskHighFrom];
-            for (var level = 0; level < 3; level++)
-            {
-                for (var r = 0; r < counts[level]; r++)
-                {
-                    var i = order[bandFrom[level] + r];
-                    _riskLevel[i] = (byte)level;
-                    _risk[i] = Vocabulary.RiskLevels[level];
-                    _riskScore[i] = R2(lo[level] + width[level] * (r + 0.5) / counts[level]);
-                }
-            }
-        }
-
-        public void AssignServices()
-        {
-            var counts = Quota.Split(_n, ServiceWeights);
-            // ungsanluong (advance of data volume) goes to the heaviest data users, MBFG to a random
-            // share of the rest, EasyCredit to everyone else.
-            var byData = Order(_dataKey);
-            var taken = new bool[_n];
-            for (var r = 0; r < counts[2]; r++)
-            {
-                var i = byData[_n - 1 - r];
-                _service[i] = 2;
-                taken[i] = true;
-            }
-            var rest = Order(_mbfgKey, i => !taken[i]);
-            for (var r = 0; r < rest.Length; r++)
-                _service[rest[r]] = (byte)(r < counts[1] ? 1 : 0);
-            for (var i = 0; i < _n; i++)
-                _serviceType[i] = Vocabulary.ServiceTypes[_service[i]];
-        }
-
-        public void AssignAmounts()
-        {
-            // Larger advances go to subscribers who can carry them: rank by customer value less a
-            // risk penalty, then hand out each service's denominations smallest first.
-            var key = new double[_n];
-            for (var i = 0; i < _n; i++)
-                key[i] = _capacityKey[i] - 15 * _riskLevel[i];
-            for (byte s = 0; s < 3; s++)
-            {
-                var order = Order(key, i => _service[i] == s);
-                var counts = Quota.Split(order.Length, DenominationShares[s]);
-                var r = 0;
-                for (var d = 0; d < Denominations.Length; d++)
-                {
-                    for (var k = 0; k < counts[d]; k++, r++)
-                    {
-                        var i = order[r];
-                        _advance[i] = Denominations[d];
-                        _revenue[i] = R2(Denominations[d] * RevenueRate);
-                    }
-                }
-            }
-        }
-
-        // ---- passes 2 and 3: what depends on the global step---------------------------------------
-
-        public void Pass2() => ForChunks((from, to) =>
-        {
-            for (var i = from; i < to; i++)
-                Subscriber2(i);
-        });
-
-        public void Pass3() => ForChunks((from, to) =>
-        {
-            var sb = new StringBuilder(1024);
-            for (var i = from; i < to; i++)
-            {
-                _riskFactors[i] = RiskFactors(i, sb);
-                _reason[i] = Reason(i, sb);
-                _strengths[i] = Strengths(i, sb);
-                _recText[i] = RecommendationsText(i, (decimal)_priority[i], sb);
-            }
-        });
-
-        void Subscriber2(int i)
-        {
-            var rng = new Rng(_o.Seed, i, 2);
-            var amount = _advance[i];
-            var ratio = Math.Round(_topupAvg[i] / amount, 4, MidpointRounding.AwayFromZero);
-            _topupRatio[i] = ratio;
-            var ar = 51 + 5 * Math.Min(_topupFreq[i], 6) + 8 * Math.Min(ratio, 2.5) - 12 * _riskLevel[i]
-                + (_trend[i] == "Tăng trưởng" ? 5 : _trend[i] == "Giảm" ? -5 : 0) + 5 * rng.Normal();
-            ar = R2(Math.Clamp(ar, 1, 99));
-            _ar[i] = ar;
-            var priority = Priority.Score((decimal)_cv[i], (decimal)ar);
-            _priority[i] = (double)priority;
-            _revenuePotential[i] = R2(_revenue[i] * ar / 100);
+            var recommendations = new UpstreamBatch(UpstreamFormat.Recommendations, _n)
+                .Set("isdn", _isdn).Set("subscriber_type", _subscriberType).Set("service_type", _serviceType)
+                .Set("advance_amount", _advance).Set("revenue_per_advance", _revenue).Set("cluster_group", _cluster)
+                .Set("bad_debt_risk", _risk).Set("arpu_avg_6m", _avg).Set("arpu_std_6m", _std).Set("arpu_min_6m", _min)
+                .Set("arpu_max_6m", _max).Set("arpu_growth_rate", _growth).Set("arpu_trend", _trend)
+                .Set("revenue_call_pct", _callPct).Set("revenue_sms_pct", _smsPct).Set("revenue_data_pct", _dataPct)
+                .Set("user_type", _userType).Set("topup_frequency", _topupFreq).Set("topup_avg_amount", _topupAvg)
+                .Set("topup_advance_ratio", _topupRatio).Set("topup_frequency_class", _freqClass)
+                .Set("customer_value_score", _cv).Set("advance_readiness_score", _ar).Set("priority_score", _priority)
+                .Set("recommendation_date", _recDate);
+            var profiles = new UpstreamBatch(UpstreamFormat.Profiles, _n)
+                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
+                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
+                .Set("risk_factors", _riskFactors).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel)
+                .Set("classification_reason", _reason).Set("strengths", _strengths).Set("recommendations_text", _recText)
+                .Set("profile_date", _profileDate);
+            var monthly = new UpstreamBatch(UpstreamFormat.MonthlyArpu, _n * _m)
+                .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
+                .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
+            return new GeneratedDataset(recommendations, profiles, monthly, _g.Months);
         }
 
         // ---- texts -----------------------------------------------------------------------------
@@ -574,70 +596,43 @@ public static class DatasetGenerator
                 sb.Append("Có thể nâng hạn mức ứng ở lần sau nếu hoàn trả đúng hạn");
             return sb.EndItem().Append(']').ToString();
         }
-
-        // ---- ISDNs -----------------------------------------------------------------------------
-
-        /// i → (a·i + b) mod P·10⁷ with a coprime to the modulus is a bijection: every subscriber
-        /// gets a distinct number "84" + network code + 7 digits, spread over all the codes.
-        readonly record struct Affine(long A, long B);
-
-        static readonly long Space = MobilePrefixes.Length * 10_000_000L;
-
-        static Affine CreateAffine(long seed)
-        {
-            var rng = new Rng(seed, -1, 3);
-            var a = (long)(rng.NextUInt64() % (ulong)Space);
-            while (Gcd(a, Space) != 1)
-                a++;
-            return new Affine(a, (long)(rng.NextUInt64() % (ulong)Space));
-        }
-
-        static long Gcd(long x, long y)
-        {
-            while (y != 0)
-                (x, y) = (y, x % y);
-            return x;
-        }
-
-        static void Msisdn(Affine f, int i, Span<char> dest)
-        {
-            var x = (f.A * i + f.B) % Space; // < 2^63: A < Space ≈ 3.2·10⁸, i ≤ 2·10⁷
-            var prefix = MobilePrefixes[x / 10_000_000];
-            var rest = x % 10_000_000;
-            dest[0] = '8';
-            dest[1] = '4';
-            dest[2] = prefix[0];
-            dest[3] = prefix[1];
-            for (var k = 10; k >= 4; k--, rest /= 10)
-                dest[k] = (char)('0' + rest % 10);
-        }
-
-        public GeneratedDataset Result()
-        {
-            var prof = new UpstreamBatch(UpstreamFormat.Profiles, _n)
-                .Set("isdn", _isdn).Set("arpu_first_month", _first).Set("arpu_last_month", _last)
-                .Set("topup_min_amount", _topupMin).Set("topup_max_amount", _topupMax).Set("risk_score", _riskScore)
-                .Set("risk_factors", _riskFactors!).Set("revenue_potential", _revenuePotential).Set("cluster_label", _clusterLabel!)
-                .Set("classification_reason", _reason!).Set("strengths", _strengths!).Set("recommendations_text", _recText!)
-                .Set("profile_date", _profileDate);
-            return new GeneratedDataset(Recommendations(), prof, Monthly(), _months);
-        }
-
-        UpstreamBatch? _recommendations, _monthly;
-
-        public UpstreamBatch Recommendations() => _recommendations ??= new UpstreamBatch(UpstreamFormat.Recommendations, _n)
-                .Set("isdn", _isdn).Set("subscriber_type", _subscriberType).Set("service_type", _serviceType)
-                .Set("advance_amount", _advance).Set("revenue_per_advance", _revenue).Set("cluster_group", _cluster)
-                .Set("bad_debt_risk", _risk).Set("arpu_avg_6m", _avg).Set("arpu_std_6m", _std).Set("arpu_min_6m", _min)
-                .Set("arpu_max_6m", _max).Set("arpu_growth_rate", _growth).Set("arpu_trend", _trend)
-                .Set("revenue_call_pct", _callPct).Set("revenue_sms_pct", _smsPct).Set("revenue_data_pct", _dataPct)
-                .Set("user_type", _userType).Set("topup_frequency", _topupFreq).Set("topup_avg_amount", _topupAvg)
-                .Set("topup_advance_ratio", _topupRatio).Set("topup_frequency_class", _freqClass)
-                .Set("customer_value_score", _cv).Set("advance_readiness_score", _ar).Set("priority_score", _priority)
-                .Set("recommendation_date", _recDate);
-
-        public UpstreamBatch Monthly() => _monthly ??= new UpstreamBatch(UpstreamFormat.MonthlyArpu, checked((int)((long)_n * _m)))
-            .Set("isdn", _mIsdn).Set("data_month", _mMonth).Set("arpu_call", _mCall).Set("arpu_sms", _mSms)
-            .Set("arpu_data", _mData).Set("arpu_total", _mTotal);
     }
+
+    // ---- ISDNs -----------------------------------------------------------------------------
+
+    /// i → (a·i + b) mod P·10⁷ with a coprime to the modulus is a bijection: every subscriber
+    /// gets a distinct number "84" + network code + 7 digits, spread over all the codes.
+    readonly record struct Affine(long A, long B);
+
+    static readonly long Space = MobilePrefixes.Length * 10_000_000L;
+
+    static Affine CreateAffine(long seed)
+    {
+        var rng = new Rng(seed, -1, 3);
+        var a = (long)(rng.NextUInt64() % (ulong)Space);
+        while (Gcd(a, Space) != 1)
+            a++;
+        return new Affine(a, (long)(rng.NextUInt64() % (ulong)Space));
+    }
+
+    static long Gcd(long x, long y)
+    {
+        while (y != 0)
+            (x, y) = (y, x % y);
+        return x;
+    }
+
+    static void Msisdn(Affine f, int i, Span<char> dest)
+    {
+        var x = (f.A * i + f.B) % Space; // < 2^63: A < Space ≈ 3.2·10⁸, i ≤ 2·10⁷
+        var prefix = MobilePrefixes[x / 10_000_000];
+        var rest = x % 10_000_000;
+        dest[0] = '8';
+        dest[1] = '4';
+        dest[2] = prefix[0];
+        dest[3] = prefix[1];
+        for (var k = 10; k >= 4; k--, rest /= 10)
+            dest[k] = (char)('0' + rest % 10);
+    }
+
 }

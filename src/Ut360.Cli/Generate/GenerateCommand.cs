@@ -79,7 +79,7 @@ public static class GenerateCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                var subscribersTask = ctx.AddTask("subscribers (3 passes)", maxValue: 3 * n);
+                var rankingTask = ctx.AddTask("ranking", maxValue: n);
                 var recTask = ctx.AddTask("recommendations", maxValue: n);
                 var profTask = ctx.AddTask("profiles", maxValue: n);
                 var monthlyTask = ctx.AddTask("monthly_arpu", maxValue: monthlyRows);
@@ -89,7 +89,7 @@ public static class GenerateCommand
                 }, ct);
                 while (!work.IsCompleted)
                 {
-                    subscribersTask.Value = Interlocked.Read(ref progress.Subscribers);
+                    rankingTask.Value = Interlocked.Read(ref progress.Ranked);
                     recTask.Value = Interlocked.Read(ref progress.RecommendationsRows);
                     profTask.Value = Interlocked.Read(ref progress.ProfilesRows);
                     monthlyTask.Value = Interlocked.Read(ref progress.MonthlyRows);
@@ -97,7 +97,7 @@ public static class GenerateCommand
                     await Task.WhenAny(work, Task.Delay(100, CancellationToken.None));
                 }
                 await work;
-                subscribersTask.Value = 3 * n;
+                rankingTask.Value = n;
                 recTask.Value = n;
                 profTask.Value = n;
                 monthlyTask.Value = monthlyRows;

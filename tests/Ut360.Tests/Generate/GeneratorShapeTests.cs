@@ -85,6 +85,63 @@ public sealed class GeneratorShapeTests
     static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     [Fact]
+    public async Task The_files_are_the_same_whatever_the_work_is_split_into()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "ut360-generate-chunks-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // 60 months keep a row group to 4,166 subscribers: two groups of 3,000, so the command's
+            // path generates one range while it writes the other.
+            var options = new GenerateOptions { Subscribers = 6_000, Months = 60, Seed = 5 };
+            Assert.Equal(3_000, DatasetWriter.SubscribersPerRowGroup(options.Subscribers, options.Months));
+            await DatasetWriter.GenerateAsync(options, Path.Combine(root, "a"), UpstreamFileFormat.Parquet);
+            await DatasetWriter.GenerateAsync(options with { WorkChunk = 97 }, Path.Combine(root, "b"), UpstreamFileFormat.Parquet);
+            await DatasetWriter.WriteAsync(DatasetGenerator.Generate(options with { WorkChunk = 6_000 }), Path.Combine(root, "c"), UpstreamFileFormat.Parquet);
+            foreach (var file in UpstreamFormat.Files)
+            {
+                var a = Hash(Path.Combine(root, "a", file.ParquetFile));
+                Assert.Equal(a, Hash(Path.Combine(root, "b", file.ParquetFile)));
+                Assert.Equal(a, Hash(Path.Combine(root, "c", file.ParquetFile)));
+            }
+            await using var reader = await Parquet.ParquetReader.CreateAsync(Path.Combine(root, "a", UpstreamFormat.MonthlyArpu.ParquetFile));
+            Assert.Equal(2, reader.RowGroupCount);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Risk_scores_stay_in_their_band_and_rise_with_the_risk_key()
+    {
+        var options = new GenerateOptions { Subscribers = 20_000, Months = 7, Seed = 11 };
+        var data = DatasetGenerator.Generate(options);
+        var level = ((string[])data.Recommendations.Get("bad_debt_risk")).Select(r => Array.IndexOf(Vocabulary.RiskLevels, r)).ToArray();
+        var score = (double[])data.Profiles.Get("risk_score");
+        var cents = new long[4 * options.Months];
+        var key = Enumerable.Range(0, options.Subscribers).Select(i => DatasetGenerator.Draw(options.Seed, options.Months, i, cents).RiskKey).ToArray();
+        // The safest by key are LOW, exactly as many as the design's share.
+        var byKey = Enumerable.Range(0, options.Subscribers).OrderBy(i => key[i]).ThenBy(i => i).ToArray();
+        var counts = Quota.Split(options.Subscribers, DatasetGenerator.RiskWeights);
+        double[] from = [3, 35, 65], to = [34.9, 64.9, 100];
+        for (var r = 0; r < byKey.Length; r++)
+        {
+            var i = byKey[r];
+            var expectedLevel = r < counts[0] ? 0 : r < counts[0] + counts[1] ? 1 : 2;
+            Assert.Equal(expectedLevel, level[i]);
+            Assert.InRange(score[i], from[expectedLevel], to[expectedLevel]);
+            Assert.Equal(Math.Round(score[i], 2), score[i]);
+            if (r > 0 && level[byKey[r - 1]] == expectedLevel)
+                Assert.True(score[byKey[r - 1]] <= score[i], $"rank {r}: {score[byKey[r - 1]]} > {score[i]}");
+            // The interpolated rank is close to the exact one: lo + width · (rank in band + 0.5) / count.
+            var bandFrom = expectedLevel == 0 ? 0 : counts[0];
+            var exact = from[expectedLevel] + (to[expectedLevel] - from[expectedLevel]) * (r - bandFrom + 0.5) / counts[expectedLevel];
+            Assert.Equal(exact, score[i], 0.1);
+        }
+    }
+
+    [Fact]
     public void Another_isdn_key_encrypts_the_same_numbers_differently()
     {
         const string key = "000102030405060708090a0b0c0d0e0f";
