@@ -216,7 +216,7 @@ describe('UT360 web against the real service', () => {
     await page.close();
   });
 
-  it('a bulk upload of 1,000 ISDNs counts found and not found, and downloads as CSV', async () => {
+  it('a bulk upload of 1,000 ISDNs in a several-column CSV reads the isdn column, reports bad lines in Vietnamese and keeps the order', async () => {
     const known: string[] = [];
     let cursor = '';
     while (known.length < 990) {
@@ -229,26 +229,53 @@ describe('UT360 web against the real service', () => {
     // Well-formed ISDNs that no subscriber has: one AES block of random bytes.
     const unknown = Array.from({ length: 1000 - found.length }, (_, i) =>
       Buffer.from(Array.from({ length: 16 }, (_, j) => (i * 31 + j * 7 + 13) % 256)).toString('base64'));
-    const list = [...found, ...unknown];
+    // Not in ISDN order: the answer must keep this order.
+    const list = [...found, ...unknown].reverse();
     expect(list.length).toBe(1000);
+    // As Excel writes "CSV UTF-8": a BOM, CRLF, the isdn column second, quoted names with commas;
+    // two bad lines (file lines 5 and 801).
+    const rows = list.map((isdn, i) => `"Khách ${i}, Hà Nội",${isdn},ghi chú ${i}`);
+    rows.splice(3, 0, '"Khách lỗi",0912345678,x');
+    rows.splice(799, 0, '"Khách trống",,y');
+    const csv = `\ufeffho_ten,ISDN,ghi_chu\r\n${rows.join('\r\n')}\r\n`;
 
     const page = await openApp(context, '#/bulk');
-    await page.getByTestId('bulk-file').setInputFiles({ name: 'isdns.csv', mimeType: 'text/csv', buffer: Buffer.from(`isdn\n${list.join('\n')}\n`) });
+    await page.getByTestId('bulk-file').setInputFiles({ name: 'isdns.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     // The browser reads the file asynchronously: wait for its count rather than the first paint.
     await page.getByTestId('bulk-count').filter({ hasText: /[1-9]/ }).waitFor();
-    expect(normalizeSpaces(await page.getByTestId('bulk-count').innerText())).toBe('1.000 ISDN');
+    expect(normalizeSpaces(await page.getByTestId('bulk-count').innerText())).toBe('1.002 dòng');
     await page.getByTestId('bulk-run').click();
     await page.getByTestId('bulk-result').waitFor();
     expect(await page.getByTestId('bulk-requested').getAttribute('data-raw')).toBe('1000');
     expect(await page.getByTestId('bulk-found').getAttribute('data-raw')).toBe(String(found.length));
     expect(await page.getByTestId('bulk-not-found').getAttribute('data-raw')).toBe(String(unknown.length));
-    expect(await page.getByTestId('row').count()).toBe(100);
+    expect(await page.getByTestId('bulk-rejected').getAttribute('data-count')).toBe('2');
+    const bad = (await page.getByTestId('bulk-rejected-line').allInnerTexts()).map(normalizeSpaces);
+    expect(bad).toEqual([
+      'Dòng 5: «0912345678» — không phải ISDN đã mã hóa (24 ký tự base64, kết thúc bằng "==")',
+      'Dòng 801: (ô trống) — không phải ISDN đã mã hóa (24 ký tự base64, ketthúc bằng "==")'.replace('kett', 'kết t'),
+    ]);
+    const shown = await page.getByTestId('row').evaluateAll(r => r.map(x => x.getAttribute('data-isdn')));
+    expect(shown).toEqual(list.slice(0, 100));
     await screenshot(page, 'bulk');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bulk-download').click()]);
-    const csv = readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '').trimEnd().split('\r\n');
-    expect(csv.length).toBe(1001);
-    expect(csv.filter(l => l.split(',')[1] === 'true').length).toBe(found.length);
+    const out = readFileSync(await download.path(), 'utf8');
+    expect(out.startsWith('\ufeff')).toBe(true);
+    const lines = out.replace(/^\ufeff/, '').trimEnd().split('\r\n');
+    expect(lines.length).toBe(1001);
+    expect(lines.filter(l => l.split(',')[1] === 'true').length).toBe(found.length);
+    // An ISDN that starts with + is written as text, never as a formula.
+    for (const l of lines.slice(1)) expect(l).not.toMatch(/^[=+\-@]/);
+
+    // A file with no ISDN at all is refused by line, and "Thử lại" is not offered for the same bad batch.
+    await page.getByTestId('bulk-input').fill('isdn\n0912345678\nabc\n');
+    await page.getByTestId('bulk-run').click();
+    const error = page.getByTestId('error');
+    await error.waitFor();
+    expect(await error.getAttribute('data-kind')).toBe('invalid');
+    expect(normalizeSpaces(await error.innerText())).toContain('Dòng 2: không phải ISDN đã mã hóa');
+    expect(await error.getByRole('button', { name: 'Thử lại' }).count()).toBe(0);
     await page.close();
   });
 

@@ -141,6 +141,10 @@ static class BulkInput
             else
             {
                 value = row[column].ToString();
+                // Our own exports (and OWASP's advice) write a cell starting with + as '+… so a
+                // spreadsheet does not take it for a formula; such a file comes back as it went out.
+                if (value.Length == 25 && value[0] == '\'' && IsdnCipher.LooksLikeIsdn(value[1..]))
+                    value = value[1..];
                 if (IsdnCipher.LooksLikeIsdn(value))
                     isdns.Add(value);
                 else

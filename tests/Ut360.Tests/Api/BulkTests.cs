@@ -129,6 +129,10 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         Assert.Equal(2, json.GetProperty("found").GetInt32());
         Assert.Equal(0, json.GetProperty("rejected_count").GetInt32());
 
+        // A cell our exports wrote as text ('+…, so no spreadsheet runs it as a formula) reads back as the ISDN.
+        json = await PostCsvAsync(client, Encoding.UTF8.GetBytes($"isdn\n'{ApiTestData.Isdn(24)}\n"));
+        Assert.Equal([ApiTestData.Isdn(24)], IsdnsOf(json));
+
         // Without a header the BOM sits before the first ISDN, which must still count.
         body = [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(ApiTestData.Isdn(23) + "\n")];
         json = await PostCsvAsync(client, body);

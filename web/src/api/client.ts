@@ -130,6 +130,11 @@ export const api = {
     getJson<CursorPage>(`${V1}/clusters/${enc(id)}/subscribers?cursor=${enc(cursor)}&limit=${limit}&details=true`, { signal }),
   exportCsv: (segment: 'services' | 'risk' | 'clusters', id: string, signal?: AbortSignal) =>
     send(`${V1}/${segment}/${enc(id)}/export?format=csv`, { headers: { Accept: 'text/csv' }, signal }),
+  /** UC6 with a pasted list or an uploaded CSV as it is: the API reads its isdn column and reports bad lines. */
+  bulkCsv: (csv: string, signal?: AbortSignal) =>
+    getJson<BulkResult>(`${V1}/recommendations/bulk`, {
+      method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv; charset=utf-8' }, signal,
+    }),
   bulk: (isdns: string[], signal?: AbortSignal) =>
     getJson<BulkResult>(`${V1}/recommendations/bulk`, {
       method: 'POST', body: JSON.stringify({ isdns }), headers: { 'Content-Type': 'application/json' }, signal,

@@ -77,7 +77,12 @@ export interface BulkResult {
   not_found: number;
   cached: boolean;
   results: ({ isdn: string; found: true; recommendation: Recommendation } | { isdn: string; found: false })[];
+  /** Lines of the CSV that held no ISDN (all of them counted, the first 1,000 listed). */
+  rejected_count: number;
+  rejected: BulkRejectedLine[];
 }
+
+export interface BulkRejectedLine { line: number; value: string; reason: 'not_an_isdn' | 'missing_column' | string }
 
 export interface ServiceAnalytics {
   service_type: string; total_count: number; total_advance: number; total_revenue: number; avg_value_score: number | null;
