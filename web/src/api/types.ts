@@ -116,3 +116,18 @@ export interface SyncRun {
 }
 
 export interface CacheStats { hits: number; misses: number; fallbacks: number; hit_ratio: number }
+
+/** GET /api/v1/segments: a page of a campaign segment, by descending priority_score. */
+export interface SegmentPage {
+  service_type?: string;
+  risk_level?: string;
+  cluster?: number;
+  min_priority?: number;
+  total: number;
+  offset: number;
+  limit: number;
+  source: 'redis' | 'postgres';
+  items: Recommendation[];
+}
+
+export interface SegmentFilter { service?: string; risk?: string; cluster?: string; min_priority?: string }

@@ -67,11 +67,18 @@ describe('operations screen', () => {
       return json({}, 404);
     }));
     wrap(<OperationsScreen />);
-    expect((await screen.findByTestId('ops-hit-ratio')).textContent).toBe('90%');
+    expect((await screen.findByTestId('ops-hit-ratio')).textContent).toBe('90,00%');
     const history = await screen.findByTestId('ops-history');
     expect(history.querySelectorAll('tbody tr')).toHaveLength(1);
     expect(history.textContent).toContain('61 s');
+    expect(screen.getByTestId('ops-run').textContent).toContain('Toàn bộ');
+    expect(screen.getByTestId('ops-run').textContent).toContain('Thành công');
+    // Asks first: Cancel starts nothing, the confirmation starts it.
     await act(async () => { fireEvent.click(screen.getByTestId('ops-start-sync')); });
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-confirm-cancel')); });
+    expect(screen.queryByTestId('ops-confirm')).toBeNull();
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-start-sync')); });
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-confirm-start')); });
     expect((await screen.findAllByTestId('error')).some(e => e.dataset.kind === 'conflict')).toBe(true);
   });
 });
