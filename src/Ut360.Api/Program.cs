@@ -17,6 +17,7 @@ app.MapBulk();           // before the UC1 catch-all of the same prefix
 app.MapRecommendations();
 app.MapProfiles();
 app.MapSegments();
+app.MapSegmentSearch();  // campaign segments: service × risk × cluster × min_priority
 app.MapAnalytics();
 app.MapAdmin();
 app.MapWebUi();          // wwwroot, SPA fallback to index.html

@@ -70,3 +70,20 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+
+const AXE = join(here, '..', 'node_modules', 'axe-core', 'axe.min.js');
+
+/**
+ * axe-core (WCAG 2.1 A/AA rules) on the page as it is now: no serious or critical violation.
+ * The message names each rule and the first elements it found.
+ */
+export async function expectAccessible(page: Page, where: string): Promise<void> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const w = window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } };
+    const r = await w.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }, resultTypes: ['violations'] });
+    return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }));
+  });
+  const bad = violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) throw new Error(`axe on ${where}: ${bad.map(v => `${v.id} (${v.impact}: ${v.help}) at ${v.nodes.join(' | ')}`).join('; ')}`);
+}

@@ -35,12 +35,32 @@ async function search(q: string) {
 
 describe('the app', () => {
   it('asks for an API key first and keeps it for the session', async () => {
+    const fetch = serve((_url, init) => {
+      const key = (init.headers as Record<string, string>)['X-Api-Key'];
+      return key === 'k1' ? json({ total_subscribers: 1 }) : json({ title: 'Unauthorized', status: 401 }, 401);
+    });
     render(<App />);
     expect(screen.getByRole('dialog', { name: 'Khóa API' })).toBeTruthy();
+    // A wrong key is refused in the prompt itself, which stays open.
+    fireEvent.change(screen.getByTestId('api-key-input'), { target: { value: 'wrong' } });
+    await act(async () => { fireEvent.click(screen.getByTestId('api-key-save')); });
+    await screen.findByTestId('api-key-refused');
+    expect(apiKey.get()).toBeNull();
     fireEvent.change(screen.getByTestId('api-key-input'), { target: { value: 'k1' } });
     await act(async () => { fireEvent.click(screen.getByTestId('api-key-save')); });
-    expect(screen.queryByTestId('api-key-input')).toBeNull();
+    await vi.waitFor(() => expect(screen.queryByTestId('api-key-input')).toBeNull());
     expect(apiKey.get()).toBe('k1');
+    expect(fetch.mock.calls.every(c => String(c[0]) === '/api/v1/stats')).toBe(true);
+  });
+
+  it('closes the key prompt with Esc and keeps Tab inside it', async () => {
+    render(<App />);
+    const input = screen.getByTestId('api-key-input');
+    expect(document.activeElement).toBe(input);
+    fireEvent.keyDown(document.activeElement!, { key: 'Tab', shiftKey: true });
+    expect(screen.getByRole('dialog', { name: 'Khóa API' }).contains(document.activeElement)).toBe(true);
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    expect(screen.queryByTestId('api-key-input')).toBeNull();
   });
 
   it('opens the 360 modal with the values of the API, formatted for vi-VN', async () => {
@@ -57,12 +77,12 @@ describe('the app', () => {
     expect(text('c360-service')).toBe('EasyCredit');
     expect(text('c360-advance')).toBe('25.000 ₫');
     expect(text('c360-revenue')).toBe('7.500 ₫');
-    expect(text('c360-priority')).toBe('HIGH');
+    expect(text('c360-priority')).toBe('Cao HIGH');
     expect(text('c360-priority-score')).toBe('63');
     expect(text('c360-growth')).toBe('-56,7%');
     expect(text('c360-trend')).toBe('Giảm');
     expect(text('c360-call-pct')).toBe('45,5%');
-    expect(text('c360-risk-level')).toBe('LOW');
+    expect(text('c360-risk-level')).toBe('Thấp LOW');
     expect(within(screen.getByTestId('c360-risk-factors')).getAllByRole('listitem').map(li => li.textContent)).toEqual(['ARPU giảm mạnh']);
     expect(text('c360-cluster')).toBe('1 Khách hàng ổn định');
     expect(text('c360-source')).toBe('Redis');
@@ -153,28 +173,43 @@ describe('the app', () => {
     expect(screen.getByTestId('nav-360').textContent).toBe('Khách hàng 360');
   });
 
-  it('pages a risk list forward with the cursor and back again', async () => {
+  it('keeps the segment filters and page in the URL, jumps to a page, and ignores an answer a newer request overtook', async () => {
     apiKey.set('k1');
-    window.location.hash = '#/lists';
-    const rec = (i: number) => ({ ...recommendation, isdn: `isdn-${i}` });
-    const fetch = serve(url => {
+    window.location.hash = '#/lists?risk=LOW&size=25';
+    const rec = (i: number) => ({ ...recommendation, isdn: `isdn-${i}`, bad_debt_risk: 'LOW' });
+    let releaseSlow: () => void = () => {};
+    const fetch = serve(async url => {
       if (url.startsWith('/api/v1/analytics/clusters')) return json([]);
-      if (url.startsWith('/api/v1/services/')) return json({ service_type: 'EasyCredit', total: 0, offset: 0, limit: 50, items: [] });
-      const cursor = new URL(url, 'http://x').searchParams.get('cursor');
-      return cursor === ''
-        ? json({ risk_level: 'LOW', total: 3, next_cursor: 'c2', items: [rec(1), rec(2)] })
-        : json({ risk_level: 'LOW', total: 3, next_cursor: null, items: [rec(3)] });
+      const q = new URL(url, 'http://x').searchParams;
+      const offset = Number(q.get('offset'));
+      const limit = Number(q.get('limit'));
+      // Page 2 answers late, after page 3 has answered.
+      if (offset === 25) await new Promise<void>(r => { releaseSlow = r; });
+      return json({ risk_level: 'LOW', total: 75, offset, limit, source: 'postgres',
+        items: Array.from({ length: limit }, (_, i) => rec(offset + i + 1)) });
     });
     render(<App />);
-    await act(async () => { fireEvent.click(screen.getByTestId('lists-mode-risk')); });
-    await vi.waitFor(() => expect(screen.getAllByTestId('row')).toHaveLength(2));
+    await vi.waitFor(() => expect(screen.getAllByTestId('row')).toHaveLength(25));
+    expect(fetch.mock.calls.some(c => String(c[0]).startsWith('/api/v1/segments?risk=LOW&offset=0&limit=25'))).toBe(true);
+    expect((screen.getByTestId('seg-risk') as HTMLSelectElement).value).toBe('LOW');
+
     await act(async () => { fireEvent.click(screen.getByTestId('page-next')); });
-    await vi.waitFor(() => expect(screen.getAllByTestId('row').map(r => r.dataset.isdn)).toEqual(['isdn-3']));
-    expect(screen.getByTestId('page-info').dataset.page).toBe('2');
-    expect((screen.getByTestId('page-next') as HTMLButtonElement).disabled).toBe(true);
-    expect(fetch.mock.calls.some(c => String(c[0]).includes('/risk/LOW/subscribers?cursor=c2&limit=50&details=true'))).toBe(true);
-    await act(async () => { fireEvent.click(screen.getByTestId('page-prev')); });
-    await vi.waitFor(() => expect(screen.getAllByTestId('row').map(r => r.dataset.isdn)).toEqual(['isdn-1', 'isdn-2']));
+    await vi.waitFor(() => expect(window.location.hash).toBe('#/lists?risk=LOW&size=25&page=2'));
+    await vi.waitFor(() => expect(screen.getByTestId('page-info').dataset.target).toBe('2'));
+    // Page 2 is still loading: the rows shown are page 1's, and so is their label.
+    expect(screen.getByTestId('page-info').dataset.page).toBe('1');
+    await act(async () => { fireEvent.click(screen.getByTestId('page-next')); });
+    await vi.waitFor(() => expect(screen.getByTestId('page-info').dataset.page).toBe('3'));
+    await vi.waitFor(() => expect(screen.getAllByTestId('row')[0].dataset.isdn).toBe('isdn-51'));
+    await act(async () => { releaseSlow(); });
+    // The late page 2 does not replace page 3, and the label matches the rows.
+    expect(screen.getAllByTestId('row')[0].dataset.isdn).toBe('isdn-51');
+    expect(normalizeSpaces(screen.getByTestId('page-info').textContent ?? '')).toContain('51–75 / 75');
+
+    fireEvent.change(screen.getByTestId('page-jump'), { target: { value: '1' } });
+    await act(async () => { fireEvent.click(screen.getByTestId('page-go')); });
+    await vi.waitFor(() => expect(screen.getAllByTestId('row')[0].dataset.isdn).toBe('isdn-1'));
+    expect(window.location.hash).toBe('#/lists?risk=LOW&size=25');
   });
 });
 

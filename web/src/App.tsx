@@ -22,7 +22,7 @@ const SCREENS = [
 type Path = (typeof SCREENS)[number]['path'];
 
 function currentPath(): Path {
-  const p = window.location.hash.replace(/^#\/?/, '');
+  const p = window.location.hash.replace(/^#\/?/, '').split('?')[0];
   return SCREENS.find(s => s.path === p)?.path ?? '360';
 }
 

@@ -3,25 +3,29 @@ import type { BulkResult } from './api/types';
 export const MAX_BULK = 10_000;
 
 /**
- * ISDNs from pasted text or an uploaded file: one per line, or separated by commas, semicolons
- * or blanks; a CSV's first column; a header line ("isdn") and quotes are dropped.
- * Base64 ISDNs contain no commas, so splitting on them is safe.
+ * How many ISDNs a pasted list or an uploaded CSV holds, as the API will read it: one per
+ * non-blank line, less a header line that names an "isdn" column. The API parses the CSV
+ * (the isdn column by its header, else the first) and reports the lines that hold no ISDN.
  */
-export function parseIsdnList(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    for (const cell of line.split(/[,;\t ]+/)) {
-      const v = cell.trim().replace(/^"(.*)"$/, '$1').trim();
-      if (v && v.toLowerCase() !== 'isdn') out.push(v);
-    }
+export function countListLines(text: string): number {
+  const lines = text.replace(/^\ufeff/, '').split(/\r?\n/).filter(l => l.trim() !== '');
+  if (lines.length && lines[0].split(/[,;\t|]/).some(c => c.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase() === 'isdn')) {
+    return lines.length - 1;
   }
-  return out;
+  return lines.length;
 }
 
-function csvCell(v: unknown): string {
+/**
+ * A cell as RFC 4180 writes it, and as a spreadsheet reads it as text: a text cell starting
+ * with = + - @ (or a tab or carriage return) gets a leading apostrophe (OWASP "CSV injection").
+ * Numbers are written as they are, so -56.7 stays a number.
+ */
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof v === 'number') return String(v);
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n']/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 const COLUMNS = [

@@ -21,7 +21,8 @@ describe('vi-VN formatting', () => {
     expect(growth(-56.7)).toBe('-56,7%');
     expect(growth(12)).toBe('+12%');
     expect(growth(0)).toBe('0%');
-    expect(ratio(0.873)).toBe('87,3%');
+    expect(ratio(0.873)).toBe('87,30%');
+    expect(ratio(0.99537)).toBe('99,54%');
   });
 
   it('shows a dash for missing values instead of 0 or NaN', () => {

@@ -8,6 +8,8 @@ const moneyFmt = new Intl.NumberFormat(LOCALE, { style: 'currency', currency: 'V
 const intFmt = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
 const numFmt = new Map<number, Intl.NumberFormat>();
 const pctFmt = new Intl.NumberFormat(LOCALE, { style: 'percent', maximumFractionDigits: 1 });
+// A hit ratio moves in hundredths of a percent once it is high: two decimals (0.99537 → "99,54%").
+const ratioFmt = new Intl.NumberFormat(LOCALE, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const growthFmt = new Intl.NumberFormat(LOCALE, { style: 'percent', maximumFractionDigits: 1, signDisplay: 'exceptZero' });
 
 function missing(n: number | null | undefined): n is null | undefined {
@@ -43,7 +45,7 @@ export function growth(n: number | null | undefined): string {
 
 /** A 0–1 ratio (0.873) → "87,3%" */
 export function ratio(n: number | null | undefined): string {
-  return missing(n) ? DASH : pctFmt.format(n);
+  return missing(n) ? DASH : ratioFmt.format(n);
 }
 
 /** "202503" → "03/2025" */

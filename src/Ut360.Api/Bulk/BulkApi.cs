@@ -66,18 +66,28 @@ public static class BulkApi
         if (request.ContentLength > limits.BulkMaxBodyBytes)
             return TooLarge($"The body is larger than {limits.BulkMaxBodyBytes} bytes.");
 
-        var (isdns, error, tooLarge) = await BulkInput.ReadAsync(request, limits.BulkMaxBodyBytes, limits.BulkMaxIsdns, ct);
+        var (list, error, tooLarge) = await BulkInput.ReadAsync(request, limits.BulkMaxBodyBytes, limits.BulkMaxIsdns, ct);
         if (tooLarge is not null)
             return TooLarge(tooLarge);
         if (error is not null)
             return TypedResults.ValidationProblem(error);
-        if (isdns!.Count == 0)
+        var isdns = list!.Isdns;
+        if (isdns.Count == 0)
             return Validation.Problem("isdns", "Expected 1 to 10,000 ISDNs; the list is empty.");
         if (isdns.Count > limits.BulkMaxIsdns)
             return TooLarge($"At most {limits.BulkMaxIsdns} ISDNs per request; this one has {isdns.Count}.");
 
-        // The cache key covers the sorted, de-duplicated list (design structure G).
-        var unique = isdns.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        // The cache key covers the sorted, de-duplicated list (design structure G), and the cached
+        // array is in that order; the answer lists the ISDNs as given, each once.
+        var given = isdns.Distinct(StringComparer.Ordinal).ToArray();
+        var unique = (string[])given.Clone();
+        var rank = new int[given.Length];
+        for (var i = 0; i < rank.Length; i++)
+            rank[i] = i;
+        Array.Sort(unique, rank, StringComparer.Ordinal);
+        var order = new int[given.Length]; // order[k]: where given[k] sits in the sorted array
+        for (var j = 0; j < rank.Length; j++)
+            order[rank[j]] = j;
         var key = keys.Bulk(Hash(unique));
         var timing = new CacheTiming();
 
@@ -95,10 +105,10 @@ public static class BulkApi
                 var lastSync = await synced;
                 timing.AddRedis(start);
                 gate.Success();
-                if (bytes is not null && IsFresh(remaining, lastSync))
+                if (bytes is not null && IsFresh(remaining, lastSync) && Elements(bytes, unique.Length) is { } cachedElements)
                 {
                     timing.Outcome = CacheOutcome.Hit;
-                    return new BulkResult(unique.Length, CountFound(bytes), true, bytes, timing);
+                    return new BulkResult(unique.Length, CountFound(bytes), true, bytes, cachedElements, order, list, timing);
                 }
             }
             catch (Exception e) when (RedisGate.IsRedisFault(e))
@@ -116,7 +126,27 @@ public static class BulkApi
         // queued behind the write, so a repeat of the list finds it.
         if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
             redis.GetDatabase().StringSet(key, results, RedisKeys.BulkTtl, flags: CommandFlags.FireAndForget);
-        return new BulkResult(unique.Length, found, false, results, timing);
+        return new BulkResult(unique.Length, found, false, results, Elements(results.Span, unique.Length)!, order, list, timing);
+    }
+
+    /// Where each element of a structure-G array starts and ends; null when the array does not
+    /// hold exactly <paramref name="count"/> objects (then it is not this list's answer).
+    static Range[]? Elements(ReadOnlySpan<byte> json, int count)
+    {
+        var ranges = new Range[count];
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+            return null;
+        var i = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+        {
+            if (i == count)
+                return null;
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            ranges[i++] = start..(int)reader.BytesConsumed;
+        }
+        return i == count ? ranges : null;
     }
 
     static ProblemHttpResult TooLarge(string detail) =>
@@ -194,11 +224,16 @@ public sealed record BulkRequest(IReadOnlyList<string>? Isdns);
 public sealed record BulkItem(string Isdn, bool Found, RecommendationView? Recommendation);
 
 /// docs/api.md UC6 (the OpenAPI shape of BulkResult).
-public sealed record BulkResponse(int Requested, int Found, int NotFound, bool Cached, IReadOnlyList<BulkItem> Results);
+/// <param name="Results">One per distinct ISDN, in the order given.</param>
+/// <param name="RejectedCount">Lines of a CSV body or file that held no ISDN.</param>
+/// <param name="Rejected">The first 1,000 of them, by line.</param>
+public sealed record BulkResponse(int Requested, int Found, int NotFound, bool Cached, IReadOnlyList<BulkItem> Results,
+    int RejectedCount, IReadOnlyList<BulkRejectedLine> Rejected);
 
 /// Writes the envelope around the results array as bytes, so a cached answer goes out without
-/// being parsed and serialised again.
-public sealed class BulkResult(int requested, int found, bool cached, ReadOnlyMemory<byte> results, CacheTiming timing) : IResult, IEndpointMetadataProvider
+/// being parsed and serialised again; its elements are copied in the order given.
+public sealed class BulkResult(int requested, int found, bool cached, ReadOnlyMemory<byte> results, Range[] elements, int[] order,
+    BulkList list, CacheTiming timing) : IResult, IEndpointMetadataProvider
 {
     public int Requested => requested;
     public int Found => found;
@@ -215,8 +250,21 @@ public sealed class BulkResult(int requested, int found, bool cached, ReadOnlyMe
             writer.WriteNumber("found"u8, found);
             writer.WriteNumber("not_found"u8, requested - found);
             writer.WriteBoolean("cached"u8, cached);
-            writer.WritePropertyName("results"u8);
-            writer.WriteRawValue(results.Span, skipInputValidation: true);
+            writer.WriteStartArray("results"u8);
+            foreach (var at in order)
+                writer.WriteRawValue(results.Span[elements[at]], skipInputValidation: true);
+            writer.WriteEndArray();
+            writer.WriteNumber("rejected_count"u8, list.RejectedCount);
+            writer.WriteStartArray("rejected"u8);
+            foreach (var line in list.Rejected)
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("line"u8, line.Line);
+                writer.WriteString("value"u8, line.Value);
+                writer.WriteString("reason"u8, line.Reason);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
             writer.WriteEndObject();
             await writer.FlushAsync(http.RequestAborted);
         }

@@ -53,6 +53,55 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         }
     }
 
+    /// The segment's ISDNs in export order, a batch at a time, for exports with every column
+    /// (RecommendationCsv reads each batch's records).
+    public async IAsyncEnumerable<List<string>> IdBatchesAsync(Segment segment, bool fromRedis, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        if (fromRedis)
+        {
+            var database = redis.GetDatabase();
+            if (segment.Kind == SegmentKind.Service)
+            {
+                for (long start = 0; ; start += RecommendationCsv.BatchSize)
+                {
+                    var page = await database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending);
+                    if (page.Length > 0)
+                        yield return [.. page.Select(m => (string)m!)];
+                    if (page.Length < RecommendationCsv.BatchSize)
+                        yield break;
+                }
+            }
+            ulong cursor = 0;
+            do
+            {
+                var (next, members) = await SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize);
+                if (members.Length > 0)
+                    yield return [.. members.Select(m => (string)m!)];
+                cursor = next;
+            } while (cursor != 0);
+            yield break;
+        }
+        metrics.PostgresRead();
+        var sql = segment.Kind == SegmentKind.Service
+            ? $"SELECT isdn FROM recommendations WHERE {segment.Where} ORDER BY coalesce(customer_value_score * advance_readiness_score, 0) DESC, isdn DESC"
+            : $"SELECT isdn FROM recommendations WHERE {segment.Where} ORDER BY isdn";
+        await using var cmd = db.CreateCommand(sql);
+        cmd.Parameters.Add(segment.Parameter());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var batch = new List<string>(RecommendationCsv.BatchSize);
+        while (await reader.ReadAsync(ct))
+        {
+            batch.Add(reader.GetString(0));
+            if (batch.Count == RecommendationCsv.BatchSize)
+            {
+                yield return batch;
+                batch = new List<string>(RecommendationCsv.BatchSize);
+            }
+        }
+        if (batch.Count > 0)
+            yield return batch;
+    }
+
     public async Task WriteAsync(Segment segment, ExportFormat format, bool fromRedis, Stream body, CancellationToken ct)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize + 1024);
@@ -60,8 +109,9 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         var scored = segment.Kind == SegmentKind.Service;
         try
         {
+            // A BOM, so Excel reads the file as UTF-8 (RecommendationCsv writes the same way).
             if (format == ExportFormat.Csv)
-                Append(scored ? "isdn,score\n"u8 : "isdn\n"u8);
+                Append(scored ? "\uFEFFisdn,score\n"u8 : "\uFEFFisdn\n"u8);
             if (fromRedis)
                 await FromRedisAsync();
             else
@@ -160,6 +210,10 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             }
             if (format == ExportFormat.Csv)
             {
+                // A base64 ISDN can start with +: written '+… so no spreadsheet takes it for a
+                // formula (OWASP "CSV injection"); the bulk lookup reads such a cell back as the ISDN.
+                if (isdn[0] == (byte)'+')
+                    Append("'"u8);
                 Append(isdn);
                 if (score is { } s)
                 {
@@ -187,7 +241,7 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         {
             string line;
             if (format == ExportFormat.Csv)
-                line = "\"" + isdn.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
+                line = "\"" + RecommendationCsv.Text(isdn).Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
                     + (score is { } s ? "," + s.ToString("R", CultureInfo.InvariantCulture) : "") + "\n";
             else
                 line = "{\"isdn\":" + JsonSerializer.Serialize(isdn, ApiJson.Default.String)

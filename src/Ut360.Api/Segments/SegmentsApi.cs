@@ -38,11 +38,11 @@ public static class SegmentsApi
 
         var exports = app.MapGroup("/api/v1").WithTags("Exports").RequireAuthorization(Roles.Campaign);
         exports.MapGet("/services/{type}/export", ExportService)
-            .WithName("ExportService").WithSummary("Campaign export: every ISDN of a service with its priority score, streamed");
+            .WithName("ExportService").WithSummary("Campaign export: every ISDN of a service with its priority score (columns=all: every column of the recommendation), streamed");
         exports.MapGet("/risk/{level}/export", ExportRisk)
-            .WithName("ExportRisk").WithSummary("Campaign export: every ISDN of a risk level, streamed");
+            .WithName("ExportRisk").WithSummary("Campaign export: every ISDN of a risk level (columns=all: every column of the recommendation), streamed");
         exports.MapGet("/clusters/{id}/export", ExportCluster)
-            .WithName("ExportCluster").WithSummary("Campaign export: every ISDN of a cluster, streamed");
+            .WithName("ExportCluster").WithSummary("Campaign export: every ISDN of a cluster (columns=all: every column of the recommendation), streamed");
         return app;
     }
 
@@ -113,31 +113,42 @@ public static class SegmentsApi
     }
 
     public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportService(
-        string type, string? format, ExportWriter writer, RedisKeys keys, CancellationToken ct)
+        string type, string? format, string? columns, ExportWriter writer, RecommendationStore store, RedisKeys keys, CancellationToken ct)
     {
         if (!Vocabulary.IsServiceType(type))
             return Validation.Problem("type", Validation.ServiceMessage);
-        return await Export(Segment.Service(keys, type), format, writer, ct);
+        return await Export(Segment.Service(keys, type), format, columns, writer, store, ct);
     }
 
     public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportRisk(
-        string level, string? format, ExportWriter writer, RedisKeys keys, CancellationToken ct)
+        string level, string? format, string? columns, ExportWriter writer, RecommendationStore store, RedisKeys keys, CancellationToken ct)
     {
         if (!Vocabulary.IsRiskLevel(level))
             return Validation.Problem("level", Validation.RiskMessage);
-        return await Export(Segment.Risk(keys, level), format, writer, ct);
+        return await Export(Segment.Risk(keys, level), format, columns, writer, store, ct);
     }
 
     public static async Task<Results<PushStreamHttpResult, ValidationProblem>> ExportCluster(
-        string id, string? format, ExportWriter writer, RedisKeys keys, IOptions<ApiOptions> options, CancellationToken ct)
+        string id, string? format, string? columns, ExportWriter writer, RecommendationStore store, RedisKeys keys, IOptions<ApiOptions> options, CancellationToken ct)
     {
         if (ClusterId(id, options.Value) is not { } cluster)
             return Validation.Problem("id", ClusterMessage(options.Value));
-        return await Export(Segment.Cluster(keys, cluster), format, writer, ct);
+        return await Export(Segment.Cluster(keys, cluster), format, columns, writer, store, ct);
     }
 
-    static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(Segment segment, string? format, ExportWriter writer, CancellationToken ct)
+    /// columns: isdn (the default: the ISDN, and the score for a service) or all (every column of
+    /// the recommendation, CSV only: RecommendationCsv).
+    static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(
+        Segment segment, string? format, string? columns, ExportWriter writer, RecommendationStore store, CancellationToken ct)
     {
+        bool? all = columns switch
+        {
+            null or "" or "isdn" => false,
+            "all" => true,
+            _ => null,
+        };
+        if (all is null)
+            return Validation.Problem("columns", "Expected isdn or all.");
         ExportFormat? f = format switch
         {
             null or "" or "csv" => ExportFormat.Csv,
@@ -146,8 +157,13 @@ public static class SegmentsApi
         };
         if (f is not { } fmt)
             return Validation.Problem("format", "Expected csv or ndjson.");
+        if (all == true && fmt != ExportFormat.Csv)
+            return Validation.Problem("columns", "columns=all is for CSV; NDJSON lists ISDNs.");
         var fromRedis = await writer.UseRedisAsync(segment);
         var name = $"{segment.Kind.ToString().ToLowerInvariant()}-{segment.Value}.{(fmt == ExportFormat.Csv ? "csv" : "ndjson")}";
+        if (all == true)
+            return TypedResults.Stream(body => RecommendationCsv.WriteAsync(writer.IdBatchesAsync(segment, fromRedis, ct), store, body, ct),
+                "text/csv; charset=utf-8", name);
         return TypedResults.Stream(body => writer.WriteAsync(segment, fmt, fromRedis, body, ct),
             fmt == ExportFormat.Csv ? "text/csv; charset=utf-8" : "application/x-ndjson", name);
     }

@@ -3,6 +3,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Api;
@@ -25,7 +28,8 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         Assert.Equal(2, json.GetProperty("not_found").GetInt32());
         Assert.False(json.GetProperty("cached").GetBoolean());
         var results = json.GetProperty("results").EnumerateArray().ToList();
-        Assert.Equal(isdns.Distinct().Order(StringComparer.Ordinal), results.Select(r => r.GetProperty("isdn").GetString()));
+        // In the order given, each ISDN once.
+        Assert.Equal(isdns.Distinct(), results.Select(r => r.GetProperty("isdn").GetString()));
         var r250 = results.Single(r => r.GetProperty("isdn").GetString() == ApiTestData.Isdn(250));
         Assert.True(r250.GetProperty("found").GetBoolean());
         Assert.Equal(ApiTestData.Rec(250).AdvanceAmount, r250.GetProperty("recommendation").GetProperty("advance_amount").GetDecimal());
@@ -38,7 +42,12 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         var cached = await again.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(cached.GetProperty("cached").GetBoolean());
         Assert.Equal(5, cached.GetProperty("found").GetInt32());
-        Assert.Equal(json.GetProperty("results").GetRawText(), cached.GetProperty("results").GetRawText());
+        // The cached answer is the same list (structure G is keyed by the sorted list), in this request's order.
+        var reversed = cached.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(isdns.Reverse().Distinct(), reversed.Select(r => r.GetProperty("isdn").GetString()));
+        Assert.Equal(
+            results.ToDictionary(r => r.GetProperty("isdn").GetString()!, r => r.GetRawText()),
+            reversed.ToDictionary(r => r.GetProperty("isdn").GetString()!, r => r.GetRawText()));
         // Structure G: ut360:bulk:{SHA-256 of the sorted, de-duplicated list, one ISDN per line}.
         var listed = string.Concat(isdns.Distinct().Order(StringComparer.Ordinal).Select(i => i + "\n"));
         var bulkKey = api.Redis.Keys.Bulk(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(listed))));
@@ -96,5 +105,132 @@ public sealed class BulkTests(LookupFactory api) : IClassFixture<LookupFactory>
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var json = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(json.GetProperty("errors").TryGetProperty(field, out _), await response.Content.ReadAsStringAsync());
+    }
+    static async Task<JsonElement> PostCsvAsync(HttpClient client, byte[] body, string contentType = "text/csv")
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        var response = await client.PostAsync("/api/v1/recommendations/bulk", content);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    static string[] IsdnsOf(JsonElement answer) =>
+        [.. answer.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("isdn").GetString()!)];
+
+    [Fact]
+    public async Task A_csv_with_a_utf8_bom_as_excel_writes_it_is_read()
+    {
+        var csv = "isdn\r\n" + string.Join("\r\n", new[] { 21, 22 }.Select(ApiTestData.Isdn)) + "\r\n";
+        byte[] body = [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(csv)];
+        using var client = api.Client(ApiFactory.CampaignKey);
+        var json = await PostCsvAsync(client, body);
+        Assert.Equal([ApiTestData.Isdn(21), ApiTestData.Isdn(22)], IsdnsOf(json));
+        Assert.Equal(2, json.GetProperty("found").GetInt32());
+        Assert.Equal(0, json.GetProperty("rejected_count").GetInt32());
+
+        // A cell our exports wrote as text ('+…, so no spreadsheet runs it as a formula) reads back as the ISDN.
+        json = await PostCsvAsync(client, Encoding.UTF8.GetBytes($"isdn\n'{ApiTestData.Isdn(24)}\n"));
+        Assert.Equal([ApiTestData.Isdn(24)], IsdnsOf(json));
+
+        // Without a header the BOM sits before the first ISDN, which must still count.
+        body = [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(ApiTestData.Isdn(23) + "\n")];
+        json = await PostCsvAsync(client, body);
+        Assert.Equal([ApiTestData.Isdn(23)], IsdnsOf(json));
+    }
+
+    [Fact]
+    public async Task The_isdn_column_is_found_by_its_header_in_a_file_with_several_columns()
+    {
+        var csv = "name,ISDN,note\n" +
+            $"\"Nguyễn Văn A\",{ApiTestData.Isdn(31)},\"gọi lại, sau 5h\"\n" +
+            $"Trần Thị B,\"{ApiTestData.Isdn(32)}\",\n";
+        using var client = api.Client(ApiFactory.CampaignKey);
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(Encoding.UTF8.GetBytes(csv));
+        file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+        form.Add(file, "file", "campaign.csv");
+        var response = await client.PostAsync("/api/v1/recommendations/bulk", form);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([ApiTestData.Isdn(31), ApiTestData.Isdn(32)], IsdnsOf(json));
+        Assert.Equal(2, json.GetProperty("requested").GetInt32());
+
+        // No header: the first column, whatever follows it on the line (semicolons as Excel writes them in vi-VN).
+        json = await PostCsvAsync(client, Encoding.UTF8.GetBytes($"{ApiTestData.Isdn(33)};x;y\n{ApiTestData.Isdn(34)};z;w\n"));
+        Assert.Equal([ApiTestData.Isdn(33), ApiTestData.Isdn(34)], IsdnsOf(json));
+    }
+
+    [Fact]
+    public async Task Malformed_lines_are_reported_by_line_and_the_rest_looked_up_in_the_order_given()
+    {
+        var lines = new[]
+        {
+            "isdn,segment",
+            ApiTestData.Isdn(45) + ",a",
+            "0912345678,b",          // a phone number, not an encrypted ISDN
+            ApiTestData.Isdn(41) + ",c",
+            "",
+            ",d",                    // an empty ISDN cell
+            ApiTestData.Isdn(900_003) + ",e",
+            ApiTestData.Isdn(43) + ",f",
+            ApiTestData.Isdn(41) + ",g", // a repeat
+        };
+        using var client = api.Client(ApiFactory.CampaignKey);
+        var json = await PostCsvAsync(client, Encoding.UTF8.GetBytes(string.Join("\n", lines)));
+        Assert.Equal([ApiTestData.Isdn(45), ApiTestData.Isdn(41), ApiTestData.Isdn(900_003), ApiTestData.Isdn(43)], IsdnsOf(json));
+        Assert.Equal(4, json.GetProperty("requested").GetInt32());
+        Assert.Equal(3, json.GetProperty("found").GetInt32());
+        Assert.Equal(2, json.GetProperty("rejected_count").GetInt32());
+        var rejected = json.GetProperty("rejected").EnumerateArray()
+            .Select(r => (r.GetProperty("line").GetInt32(), r.GetProperty("value").GetString(), r.GetProperty("reason").GetString())).ToList();
+        Assert.Equal([(3, "0912345678", "not_an_isdn"), (6, "", "not_an_isdn")], rejected);
+    }
+
+    [Fact]
+    public async Task A_malformed_multipart_body_is_a_400_problem()
+    {
+        using var client = api.Client(ApiFactory.CampaignKey);
+        foreach (var body in new[] { "hello", "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nabc", "--XyZ--garbage" })
+        {
+            var content = new StringContent(body);
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=XyZ");
+            var response = await client.PostAsync("/api/v1/recommendations/bulk", content);
+            Assert.True(response.StatusCode is HttpStatusCode.BadRequest, $"{body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+    }
+}
+
+/// The API on a real Kestrel socket: HTTP framing errors (chunk sizes) never reach an in-memory server.
+public sealed class KestrelLookupFactory : ApiFactory
+{
+    public KestrelLookupFactory() => UseKestrel(0);
+}
+
+public sealed class BulkFramingTests(KestrelLookupFactory api) : IClassFixture<KestrelLookupFactory>
+{
+    [Theory]
+    [InlineData("80000000")]
+    [InlineData("FFFFFFFF")]
+    [InlineData("1000000000000000")]
+    public async Task A_chunked_body_with_a_huge_chunk_size_is_a_4xx_not_a_500(string chunkSize)
+    {
+        api.StartServer();
+        var address = new Uri(api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        await using var stream = tcp.GetStream();
+        var request = "POST /api/v1/recommendations/bulk HTTP/1.1\r\n" +
+            $"Host: {address.Authority}\r\nX-Api-Key: {ApiFactory.CampaignKey}\r\nContent-Type: text/csv\r\n" +
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+            $"{chunkSize}\r\n{ApiTestData.Isdn(1)}\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var status = await reader.ReadLineAsync(timeout.Token);
+        Assert.NotNull(status);
+        var code = int.Parse(status.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(code is >= 400 and < 500, status);
     }
 }

@@ -115,6 +115,10 @@ describe('search input', () => {
     expect(normaliseMsisdn('0912345678')).toBe('84912345678');
     expect(normaliseMsisdn('+84 912 345 678')).toBe('84912345678');
     expect(normaliseMsisdn('84912345678')).toBe('84912345678');
+    expect(normaliseMsisdn('+84 0986 123 456')).toBe('84986123456');
+    expect(normaliseMsisdn('(+84) 912-345-678')).toBe('84912345678');
+    expect(normaliseMsisdn('0084912345678')).toBe('84912345678');
+    expect(normaliseMsisdn('+840912345678')).toBe('84912345678');
     expect(normaliseMsisdn('12345')).toBeNull();
     expect(normaliseMsisdn('09123abc')).toBeNull();
   });

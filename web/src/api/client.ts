@@ -1,7 +1,17 @@
 import type {
-  BulkResult, CacheStats, ClusterAnalytics, CursorPage, Profile, Recommendation, RiskAnalytics, ServiceAnalytics,
-  ServicePage, Stats, SyncRun,
+  BulkResult, CacheStats, ClusterAnalytics, CursorPage, Profile, Recommendation, RiskAnalytics, SegmentFilter, SegmentPage,
+  ServiceAnalytics, ServicePage, Stats, SyncRun,
 } from './types';
+
+/** The query string of a segment's filters (absent ones left out). */
+export function segmentQuery(f: SegmentFilter): string {
+  const q = new URLSearchParams();
+  for (const k of ['service', 'risk', 'cluster', 'min_priority'] as const) {
+    const v = f[k];
+    if (v !== undefined && v !== '') q.set(k, v);
+  }
+  return q.toString();
+}
 
 /** What went wrong, in the terms the screens explain to the user. */
 export type ApiErrorKind =
@@ -128,8 +138,18 @@ export const api = {
     getJson<CursorPage>(`${V1}/risk/${enc(level)}/subscribers?cursor=${enc(cursor)}&limit=${limit}&details=true`, { signal }),
   clusterList: (id: string, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<CursorPage>(`${V1}/clusters/${enc(id)}/subscribers?cursor=${enc(cursor)}&limit=${limit}&details=true`, { signal }),
+  segment: (f: SegmentFilter, offset: number, limit: number, signal?: AbortSignal) =>
+    getJson<SegmentPage>(`${V1}/segments?${segmentQuery(f)}&offset=${offset}&limit=${limit}`, { signal }),
+  /** The whole segment with the recommendation's columns (CSV, UTF-8 BOM, streamed by the API). */
+  segmentExport: (f: SegmentFilter, signal?: AbortSignal) =>
+    send(`${V1}/segments/export?${segmentQuery(f)}`, { headers: { Accept: 'text/csv' }, signal }),
   exportCsv: (segment: 'services' | 'risk' | 'clusters', id: string, signal?: AbortSignal) =>
     send(`${V1}/${segment}/${enc(id)}/export?format=csv`, { headers: { Accept: 'text/csv' }, signal }),
+  /** UC6 with a pasted list or an uploaded CSV as it is: the API reads its isdn column and reports bad lines. */
+  bulkCsv: (csv: string, signal?: AbortSignal) =>
+    getJson<BulkResult>(`${V1}/recommendations/bulk`, {
+      method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv; charset=utf-8' }, signal,
+    }),
   bulk: (isdns: string[], signal?: AbortSignal) =>
     getJson<BulkResult>(`${V1}/recommendations/bulk`, {
       method: 'POST', body: JSON.stringify({ isdns }), headers: { 'Content-Type': 'application/json' }, signal,
@@ -144,13 +164,26 @@ export const api = {
   cache: (signal?: AbortSignal) => getJson<CacheStats>(`${V1}/admin/cache`, { signal }),
 };
 
-/** The server's normalisation of a Vietnamese phone number: digits, leading 0 or +84 → 84. */
+/**
+ * A Vietnamese phone number as people write it → the MSISDN the API looks up (84 + 9 digits):
+ * spaces, dots, dashes and parentheses are dropped; +84, 0084 and 84 are the country code and
+ * a trunk 0 written after it ("+84 0986…") is dropped too; a leading 0 alone is the trunk prefix.
+ */
 export function normaliseMsisdn(input: string): string | null {
-  let digits = input.trim().replace(/[\s.-]/g, '');
+  let digits = input.trim().replace(/[\s.()\-]/g, '');
   if (digits.startsWith('+')) digits = digits.slice(1);
+  else if (digits.startsWith('00')) digits = digits.slice(2);
   if (!/^\d+$/.test(digits)) return null;
-  if (digits.startsWith('0')) digits = `84${digits.slice(1)}`;
-  return digits.length >= 10 && digits.length <= 15 && digits.startsWith('84') ? digits : null;
+  if (digits.startsWith('84') && digits.length >= 11) {
+    digits = digits.slice(2);
+    if (digits.startsWith('0')) digits = digits.slice(1);
+  } else if (digits.startsWith('0')) {
+    digits = digits.slice(1);
+  } else {
+    return null;
+  }
+  // 9 digits today; 10 for numbers from before the 2018 renumbering, which the API maps.
+  return digits.length === 9 || digits.length === 10 ? `84${digits}` : null;
 }
 
 /** What a search box holds: an ISDN, a phone number, or neither. */

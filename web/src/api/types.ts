@@ -77,7 +77,12 @@ export interface BulkResult {
   not_found: number;
   cached: boolean;
   results: ({ isdn: string; found: true; recommendation: Recommendation } | { isdn: string; found: false })[];
+  /** Lines of the CSV that held no ISDN (all of them counted, the first 1,000 listed). */
+  rejected_count: number;
+  rejected: BulkRejectedLine[];
 }
+
+export interface BulkRejectedLine { line: number; value: string; reason: 'not_an_isdn' | 'missing_column' | string }
 
 export interface ServiceAnalytics {
   service_type: string; total_count: number; total_advance: number; total_revenue: number; avg_value_score: number | null;
@@ -111,3 +116,18 @@ export interface SyncRun {
 }
 
 export interface CacheStats { hits: number; misses: number; fallbacks: number; hit_ratio: number }
+
+/** GET /api/v1/segments: a page of a campaign segment, by descending priority_score. */
+export interface SegmentPage {
+  service_type?: string;
+  risk_level?: string;
+  cluster?: number;
+  min_priority?: number;
+  total: number;
+  offset: number;
+  limit: number;
+  source: 'redis' | 'postgres';
+  items: Recommendation[];
+}
+
+export interface SegmentFilter { service?: string; risk?: string; cluster?: string; min_priority?: string }

@@ -1,4 +1,6 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { PriorityBadge, RiskBadge, SubscriberType } from './Badges';
+import { useEffect, useRef, type ReactNode, type RefObject } from 'react';
+import { useModal } from './useModal';
 import { api, ApiError } from '../api/client';
 import type { Profile, Recommendation } from '../api/types';
 import { age, dateTime, date, growth, money, month, num, pct, DASH } from '../format';
@@ -23,23 +25,16 @@ async function load360(ref: SubscriberRef, signal: AbortSignal): Promise<Loaded>
   return { profile: profile.value as Profile, rec: rec.status === 'fulfilled' ? rec.value as Recommendation : null };
 }
 
-export function Customer360Modal({ subscriber, onClose, startedAt }: {
-  subscriber: SubscriberRef; onClose: () => void; startedAt?: number;
+export function Customer360Modal({ subscriber, onClose, startedAt, returnFocusTo, typed }: {
+  subscriber: SubscriberRef; onClose: () => void; startedAt?: number; returnFocusTo?: RefObject<HTMLElement | null>;
+  /** What the user typed (a phone number as written), shown beside the ISDN it found. */
+  typed?: string;
 }) {
   const { t } = useI18n();
   const key = 'isdn' in subscriber ? `i:${subscriber.isdn}` : `m:${subscriber.msisdn}`;
   const state = useAsync(signal => load360(subscriber, signal), [key]);
-  const closeRef = useRef<HTMLButtonElement>(null);
   const dialogRef = useRef<HTMLElement>(null);
-
-  const onCloseRef = useRef(onClose);
-  onCloseRef.current = onClose;
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onCloseRef.current(); };
-    window.addEventListener('keydown', onKey);
-    closeRef.current?.focus();
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  useModal(dialogRef, onClose, { returnTo: returnFocusTo });
 
   const ready = state.data !== undefined && !state.loading;
   useEffect(() => {
@@ -57,12 +52,19 @@ export function Customer360Modal({ subscriber, onClose, startedAt }: {
   return (
     <div className="overlay" role="presentation" onMouseDown={e => { if (e.target === e.currentTarget) onClose(); }}>
       <section
-        ref={dialogRef} className="dialog modal360" role="dialog" aria-modal="true" aria-labelledby="c360-title"
+        ref={dialogRef} className="dialog modal360" role="dialog" aria-modal="true" aria-labelledby="c360-title" tabIndex={-1}
         data-testid="c360-modal" data-state={ready ? 'ready' : state.error !== undefined ? 'error' : 'loading'}
       >
         <header className="modal-head">
-          <h2 id="c360-title">{t('c360.modalTitle')} <code data-testid="c360-isdn">{state.data?.profile.isdn ?? label}</code></h2>
-          <button ref={closeRef} type="button" className="secondary" onClick={onClose} aria-label={t('common.close')}>✕</button>
+          <div>
+            <h2 id="c360-title">{t('c360.modalTitle')} <code data-testid="c360-isdn">{state.data?.profile.isdn ?? label}</code></h2>
+            {'msisdn' in subscriber && (
+              <p className="muted modal-sub" data-testid="c360-phone" data-msisdn={subscriber.msisdn}>
+                {t('c360.phoneSearched', { phone: typed?.trim() || subscriber.msisdn, msisdn: subscriber.msisdn })}
+              </p>
+            )}
+          </div>
+          <button type="button" className="secondary modal-close" onClick={onClose} aria-label={t('common.close')} data-testid="c360-close">✕</button>
         </header>
         {state.error !== undefined && !state.loading
           ? notFound
@@ -85,10 +87,6 @@ function Field({ label, value, testid, raw }: { label: string; value: ReactNode;
   );
 }
 
-function badge(level: string | null | undefined) {
-  return level ? <span className={`badge badge-${level.toLowerCase()}`}>{level}</span> : DASH;
-}
-
 function List({ items, testid }: { items: string[] | null | undefined; testid: string }) {
   if (!items || items.length === 0) return <p className="muted">{DASH}</p>;
   return <ul data-testid={testid}>{items.map((s, i) => <li key={i}>{s}</li>)}</ul>;
@@ -108,9 +106,9 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
           <Field label={t('c360.service')} testid="c360-service" raw={service} value={service ?? DASH} />
           <Field label={t('c360.advance')} testid="c360-advance" raw={advance} value={<strong>{money(advance)}</strong>} />
           <Field label={t('c360.revenue')} testid="c360-revenue" raw={revenue} value={money(revenue)} />
-          <Field label={t('c360.priority')} testid="c360-priority" raw={rec?.priority} value={badge(rec?.priority)} />
+          <Field label={t('c360.priority')} testid="c360-priority" raw={rec?.priority} value={<PriorityBadge priority={rec?.priority} />} />
           <Field label={t('c360.priorityScore')} testid="c360-priority-score" raw={rec?.priority_score} value={num(rec?.priority_score, 2)} />
-          <Field label={t('c360.subType')} testid="c360-subtype" raw={p.basic.type} value={p.basic.type} />
+          <Field label={t('c360.subType')} testid="c360-subtype" raw={p.basic.type} value={<SubscriberType code={p.basic.type} />} />
           <Field label={t('c360.recDate')} testid="c360-rec-date" raw={rec?.recommendation_date} value={date(rec?.recommendation_date)} />
         </dl>
       </section>
@@ -127,7 +125,7 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
       <section className="card" aria-labelledby="risk-h">
         <h3 id="risk-h">{t('c360.risk')}</h3>
         <dl className="fields">
-          <Field label={t('c360.riskLevel')} testid="c360-risk-level" raw={p.risk_assessment.level} value={badge(p.risk_assessment.level)} />
+          <Field label={t('c360.riskLevel')} testid="c360-risk-level" raw={p.risk_assessment.level} value={<RiskBadge level={p.risk_assessment.level} />} />
           <Field label={t('c360.riskScore')} testid="c360-risk-score" raw={p.risk_assessment.score} value={num(p.risk_assessment.score, 2)} />
         </dl>
         <h4>{t('c360.riskFactors')}</h4>
@@ -153,7 +151,7 @@ export function ProfileView({ profile: p, rec }: { profile: Profile; rec: Recomm
         {months.length > 0 && (
           <div className="chart" data-testid="c360-arpu-chart">
             <ArpuChart months={p.monthly_arpu}
-              labels={{ call: t('c360.call'), sms: t('c360.sms'), data: t('c360.data'), total: t('c360.totalArpu') }} />
+              labels={{ call: t('c360.call'), sms: t('c360.sms'), data: t('c360.data'), total: t('c360.totalArpu'), axis: t('an.axisArpu'), month: t('an.axisMonth') }} />
           </div>
         )}
         <details className="months">

@@ -1,6 +1,7 @@
 import type { Recommendation } from '../api/types';
 import { money, num, DASH } from '../format';
 import { useI18n } from '../i18n';
+import { PriorityBadge, RiskBadge, SubscriberType } from './Badges';
 
 export type Row = { isdn: string; rec?: Recommendation | null; found?: boolean };
 
@@ -38,19 +39,23 @@ export function RecTable({ rows, onOpen, showFound, testid }: {
                 key={`${r.isdn}-${i}`} data-testid="row" data-isdn={r.isdn}
                 className={clickable ? 'clickable' : 'missing'} tabIndex={clickable ? 0 : undefined}
                 onClick={clickable ? () => onOpen(r.isdn) : undefined}
-                onKeyDown={clickable ? e => { if (e.key === 'Enter') onOpen(r.isdn); } : undefined}
+                onKeyDown={clickable ? e => {
+                  // preventDefault: the same keystroke must not also press a button in the modal it opens.
+                  if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onOpen(r.isdn); }
+                } : undefined}
+                aria-label={clickable ? t('lists.openRow', { isdn: r.isdn }) : undefined}
               >
                 <td><code>{r.isdn}</code></td>
                 {showFound && <td>{r.found ? t('bulk.found') : <span className="neg">{t('bulk.notFound')}</span>}</td>}
-                <td>{rec?.subscriber_type ?? DASH}</td>
+                <td><SubscriberType code={rec?.subscriber_type} /></td>
                 <td>{rec?.service_type ?? DASH}</td>
                 <td className="num">{rec ? money(rec.advance_amount) : DASH}</td>
                 <td className="num">{rec ? money(rec.revenue_per_advance) : DASH}</td>
-                <td>{rec ? <span className={`badge badge-${rec.bad_debt_risk.toLowerCase()}`}>{rec.bad_debt_risk}</span> : DASH}</td>
+                <td>{rec ? <RiskBadge level={rec.bad_debt_risk} /> : DASH}</td>
                 <td className="num">{rec?.cluster_group ?? DASH}</td>
                 <td className="num">{rec ? num(rec.arpu_avg_6m, 2) : DASH}</td>
                 <td>{rec?.arpu_trend ?? DASH}</td>
-                <td>{rec?.priority ? <span className={`badge badge-p-${rec.priority.toLowerCase()}`}>{rec.priority}</span> : DASH}</td>
+                <td>{rec?.priority ? <PriorityBadge priority={rec.priority} /> : DASH}</td>
                 <td className="num">{rec ? num(rec.priority_score, 2) : DASH}</td>
               </tr>
             );

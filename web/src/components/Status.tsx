@@ -12,7 +12,15 @@ export function errorMessage(t: T, error: unknown, role?: string): string {
       case 'notFound': return t('err.notFound');
       case 'invalid': {
         const fields = error.fields
-          ? Object.entries(error.fields).map(([f, m]) => `${f}: ${m.join(' ')}`).join('; ')
+          ? Object.entries(error.fields).map(([f, m]) => {
+            // A line of an uploaded list ("body:line 3", "file:line 3") in the reader's language.
+            const line = /^(?:body|file):line (\d+)$/.exec(f);
+            if (line) {
+              const reason = m.join(' ').includes('ISDN column') ? 'bulk.reason.missing_column' : 'bulk.reason.not_an_isdn';
+              return t('err.line', { n: line[1], reason: t(reason) });
+            }
+            return `${f}: ${m.join(' ')}`;
+          }).join('; ')
           : '';
         return t('err.invalid', { detail: fields || error.detail || error.message });
       }
@@ -49,7 +57,8 @@ export function ErrorBox({ error, onRetry, role }: { error: unknown; onRetry?: (
       <p>{errorMessage(t, error, role)}</p>
       <div className="error-actions">
         {kind === 'unauthorized' && <button type="button" onClick={askForKey}>{t('err.enterKey')}</button>}
-        {onRetry && kind !== 'unauthorized' && kind !== 'forbidden' && (
+        {/* The same request would be refused again: a retry is offered only where time can help. */}
+        {onRetry && kind !== 'unauthorized' && kind !== 'forbidden' && kind !== 'invalid' && kind !== 'notFound' && (
           <button type="button" onClick={onRetry}>{t('common.retry')}</button>
         )}
       </div>

@@ -1,3 +1,4 @@
+import { RiskBadge } from '../components/Badges';
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../api/client';
@@ -8,7 +9,10 @@ import { useI18n } from '../i18n';
 import { useAsync } from '../useAsync';
 
 const RISK_COLORS: Record<string, string> = { LOW: '#10b981', MEDIUM: '#f59e0b', HIGH: '#ef4444' };
-const compact = new Intl.NumberFormat('vi-VN', { notation: 'compact', maximumFractionDigits: 1 });
+// Axis ticks in words, not letters: vi "4 tỷ", "160 nghìn"; en "4 billion", "160 thousand"
+// ("4 T" read as trillion in English, and "N" named nothing).
+const compactFmt = { vi: new Intl.NumberFormat('vi-VN', { notation: 'compact', compactDisplay: 'long', maximumFractionDigits: 1 }),
+  en: new Intl.NumberFormat('en-US', { notation: 'compact', compactDisplay: 'long', maximumFractionDigits: 1 }) };
 
 export function AnalyticsScreen() {
   const { t } = useI18n();
@@ -73,21 +77,23 @@ export function Totals({ stats: s }: { stats: Stats }) {
       <div className="stats">
         <span className="stats-group">{t('an.riskCounts')}</span>
         {risks.filter(([, key]) => s[key] !== undefined || key !== 'total_high_risk')
-          .map(([label, key]) => <Stat key={key} label={label} testid={`stat-${key}`} raw={s[key]} value={num(n(s[key]))} />)}
+          .map(([label, key]) => <Stat key={key} label={`${t(`risk.${label}`)} (${label})`} testid={`stat-${key}`} raw={s[key]} value={num(n(s[key]))} />)}
       </div>
     </section>
   );
 }
 
 /** A bar chart with one group of bars per service type; the bars are the children. */
-function ServiceBars({ data, format, children }: { data: object[]; format: (v: number) => string; children: ReactNode }) {
+function ServiceBars({ data, format, yTitle, children }: { data: object[]; format: (v: number) => string; yTitle: string; children: ReactNode }) {
+  const { t, lang } = useI18n();
   return (
-    <div className="chart">
-      <ResponsiveContainer width="100%" height={240}>
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
+    <div className="chart" data-testid="chart">
+      <ResponsiveContainer width="100%" height={260}>
+        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 16, left: 16 }}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} />
-          <XAxis dataKey="service_type" fontSize={12} />
-          <YAxis fontSize={12} width={56} tickFormatter={v => compact.format(v as number)} />
+          <XAxis dataKey="service_type" fontSize={13} label={{ value: t('col.service'), position: 'insideBottom', offset: -8, fontSize: 12 }} />
+          <YAxis fontSize={12} width={84} tickFormatter={v => compactFmt[lang].format(v as number)}
+            label={{ value: yTitle, angle: -90, position: 'insideLeft', offset: -8, fontSize: 12, style: { textAnchor: 'middle' } }} />
           <Tooltip formatter={v => format(v as number)} />
           <Legend />
           {children}
@@ -101,7 +107,7 @@ function ServiceChart({ rows }: { rows: ServiceAnalytics[] }) {
   const { t } = useI18n();
   return (
     <>
-      <ServiceBars data={rows} format={money}>
+      <ServiceBars data={rows} format={money} yTitle={t('an.axisVnd')}>
         <Bar dataKey="total_advance" name={t('an.totalAdvance')} fill="#2563eb" isAnimationActive={false} />
         <Bar dataKey="total_revenue" name={t('an.totalRevenue')} fill="#10b981" isAnimationActive={false} />
       </ServiceBars>
@@ -134,8 +140,8 @@ function RiskChart({ rows }: { rows: RiskAnalytics[] }) {
   });
   return (
     <>
-      <ServiceBars data={data} format={v => num(v)}>
-        {levels.map(l => <Bar key={l} dataKey={l} stackId="r" fill={RISK_COLORS[l]} isAnimationActive={false} />)}
+      <ServiceBars data={data} format={v => num(v)} yTitle={t('an.axisSubscribers')}>
+        {levels.map(l => <Bar key={l} dataKey={l} name={`${t(`risk.${l}`)} (${l})`} stackId="r" fill={RISK_COLORS[l]} isAnimationActive={false} />)}
       </ServiceBars>
       <div className="table-wrap">
         <table className="table compact" data-testid="an-risk">
@@ -143,7 +149,7 @@ function RiskChart({ rows }: { rows: RiskAnalytics[] }) {
           <tbody>
             {rows.map(r => (
               <tr key={`${r.service_type}-${r.bad_debt_risk}`}>
-                <td>{r.service_type}</td><td><span className={`badge badge-${r.bad_debt_risk.toLowerCase()}`}>{r.bad_debt_risk}</span></td>
+                <td>{r.service_type}</td><td><RiskBadge level={r.bad_debt_risk} /></td>
                 <td className="num">{num(r.count)}</td><td className="num">{money(r.avg_advance)}</td>
               </tr>
             ))}
@@ -155,16 +161,17 @@ function RiskChart({ rows }: { rows: RiskAnalytics[] }) {
 }
 
 function Clusters({ rows }: { rows: ClusterAnalytics[] }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const data = rows.map(r => ({ ...r, name: r.cluster_label ? `${r.cluster_group}: ${r.cluster_label}` : String(r.cluster_group ?? DASH) }));
   return (
     <div className="grid2">
-      <div className="chart">
-        <ResponsiveContainer width="100%" height={240}>
-          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
+      <div className="chart" data-testid="chart">
+        <ResponsiveContainer width="100%" height={260}>
+          <BarChart data={data} margin={{ top: 8, right: 8, bottom: 16, left: 16 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
-            <XAxis dataKey="cluster_group" fontSize={12} />
-            <YAxis fontSize={12} width={56} tickFormatter={v => compact.format(v as number)} />
+            <XAxis dataKey="cluster_group" fontSize={13} label={{ value: t('col.cluster'), position: 'insideBottom', offset: -8, fontSize: 12 }} />
+            <YAxis fontSize={12} width={84} tickFormatter={v => compactFmt[lang].format(v as number)}
+              label={{ value: t('an.axisSubscribers'), angle: -90, position: 'insideLeft', offset: -8, fontSize: 12, style: { textAnchor: 'middle' } }} />
             <Tooltip formatter={v => num(v as number)} labelFormatter={(_, p) => (p?.[0]?.payload as { name?: string })?.name ?? ''} />
             <Bar dataKey="count" name={t('an.count')} fill="#6366f1" isAnimationActive={false} />
           </BarChart>

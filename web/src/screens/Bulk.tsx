@@ -1,7 +1,7 @@
-import { useMemo, useState, type ChangeEvent } from 'react';
+import { useMemo, useRef, useState, type ChangeEvent } from 'react';
 import { api } from '../api/client';
 import type { BulkResult } from '../api/types';
-import { bulkToCsv, MAX_BULK, parseIsdnList } from '../bulk';
+import { bulkToCsv, countListLines, MAX_BULK } from '../bulk';
 import { Customer360Modal } from '../components/Customer360Modal';
 import { download, RecTable } from '../components/RecTable';
 import { ErrorBox, Loading } from '../components/Status';
@@ -9,6 +9,7 @@ import { num } from '../format';
 import { useI18n } from '../i18n';
 
 const PAGE = 100;
+const REJECTED_SHOWN = 20;
 
 export function BulkScreen() {
   const { t } = useI18n();
@@ -18,8 +19,10 @@ export function BulkScreen() {
   const [result, setResult] = useState<BulkResult | null>(null);
   const [page, setPage] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
-  const isdns = useMemo(() => parseIsdnList(text), [text]);
-  const tooMany = isdns.length > MAX_BULK;
+  const count = useMemo(() => countListLines(text), [text]);
+  const tooMany = count > MAX_BULK;
+  // Only the latest run's answer is shown: an earlier one that arrives later is dropped.
+  const runId = useRef(0);
 
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
@@ -28,16 +31,18 @@ export function BulkScreen() {
   };
 
   const run = async () => {
+    const id = ++runId.current;
     setBusy(true);
     setError(undefined);
     setResult(null);
     setPage(0);
     try {
-      setResult(await api.bulk(isdns));
+      const answer = await api.bulkCsv(text);
+      if (id === runId.current) setResult(answer);
     } catch (err) {
-      setError(err);
+      if (id === runId.current) setError(err);
     } finally {
-      setBusy(false);
+      if (id === runId.current) setBusy(false);
     }
   };
 
@@ -60,9 +65,9 @@ export function BulkScreen() {
           <input type="file" accept=".csv,.txt,text/csv,text/plain" data-testid="bulk-file" onChange={onFile} />
         </label>
         <span data-testid="bulk-count" className={tooMany ? 'field-error' : 'muted'}>
-          {tooMany ? t('bulk.tooMany', { n: num(isdns.length) }) : t('bulk.count', { n: num(isdns.length) })}
+          {tooMany ? t('bulk.tooMany', { n: num(count) }) : t('bulk.count', { n: num(count) })}
         </span>
-        <button type="button" data-testid="bulk-run" onClick={run} disabled={busy || isdns.length === 0 || tooMany}>
+        <button type="button" data-testid="bulk-run" onClick={run} disabled={busy || count === 0 || tooMany}>
           {t('bulk.run')}
         </button>
       </div>
@@ -80,6 +85,23 @@ export function BulkScreen() {
               {t('bulk.download')}
             </button>
           </div>
+          {result.rejected_count > 0 && (
+            <div className="warning" role="status" data-testid="bulk-rejected" data-count={result.rejected_count}>
+              <p>{t('bulk.rejected', { n: num(result.rejected_count) })}</p>
+              <ul>
+                {result.rejected.slice(0, REJECTED_SHOWN).map(r => (
+                  <li key={r.line} data-testid="bulk-rejected-line" data-line={r.line}>
+                    {t('bulk.rejectedLine', {
+                      line: num(r.line),
+                      value: r.value === '' ? t('bulk.emptyCell') : `«${r.value}»`,
+                      reason: t(r.reason === 'missing_column' ? 'bulk.reason.missing_column' : 'bulk.reason.not_an_isdn'),
+                    })}
+                  </li>
+                ))}
+              </ul>
+              {result.rejected_count > REJECTED_SHOWN && <p>{t('bulk.rejectedMore', { n: num(result.rejected_count - REJECTED_SHOWN) })}</p>}
+            </div>
+          )}
           <nav className="pager" aria-label="pagination">
             <button type="button" className="secondary" disabled={page === 0} onClick={() => setPage(p => p - 1)}>‹ {t('common.prev')}</button>
             <span>{t('common.page', { n: page + 1 })} / {pages}</span>

@@ -23,16 +23,17 @@ describe('bulk lookup screen', () => {
   it('counts the pasted ISDNs, posts them and shows found and not found', async () => {
     apiKey.set('k1');
     const fetch = vi.fn(async (_url: string, init: RequestInit) => {
-      const { isdns } = JSON.parse(String(init.body)) as { isdns: string[] };
+      expect(init.headers).toMatchObject({ 'Content-Type': 'text/csv; charset=utf-8' });
+      const isdns = String(init.body).split('\n');
       return json({
-        requested: isdns.length, found: 2, not_found: isdns.length - 2, cached: false,
+        requested: isdns.length, found: 2, not_found: isdns.length - 2, cached: false, rejected_count: 0, rejected: [],
         results: isdns.map((x, i) => (i < 2 ? { isdn: x, found: true, recommendation: { ...recommendation, isdn: x } } : { isdn: x, found: false })),
       });
     });
     vi.stubGlobal('fetch', fetch);
     wrap(<BulkScreen />);
     fireEvent.change(screen.getByTestId('bulk-input'), { target: { value: [1, 2, 3].map(isdn).join('\n') } });
-    expect(screen.getByTestId('bulk-count').textContent).toBe('3 ISDN');
+    expect(screen.getByTestId('bulk-count').textContent).toBe('3 dòng');
     await act(async () => { fireEvent.click(screen.getByTestId('bulk-run')); });
     await screen.findByTestId('bulk-result');
     expect(screen.getByTestId('bulk-found').textContent).toBe('2');
@@ -66,11 +67,18 @@ describe('operations screen', () => {
       return json({}, 404);
     }));
     wrap(<OperationsScreen />);
-    expect((await screen.findByTestId('ops-hit-ratio')).textContent).toBe('90%');
+    expect((await screen.findByTestId('ops-hit-ratio')).textContent).toBe('90,00%');
     const history = await screen.findByTestId('ops-history');
     expect(history.querySelectorAll('tbody tr')).toHaveLength(1);
     expect(history.textContent).toContain('61 s');
+    expect(screen.getByTestId('ops-run').textContent).toContain('Toàn bộ');
+    expect(screen.getByTestId('ops-run').textContent).toContain('Thành công');
+    // Asks first: Cancel starts nothing, the confirmation starts it.
     await act(async () => { fireEvent.click(screen.getByTestId('ops-start-sync')); });
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-confirm-cancel')); });
+    expect(screen.queryByTestId('ops-confirm')).toBeNull();
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-start-sync')); });
+    await act(async () => { fireEvent.click(screen.getByTestId('ops-confirm-start')); });
     expect((await screen.findAllByTestId('error')).some(e => e.dataset.kind === 'conflict')).toBe(true);
   });
 });
