@@ -134,9 +134,13 @@ public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, Re
                     metrics.LastSyncFinished = r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1);
                 }
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.LogDebug(e, "Reading sync_runs failed");
+                // Retried on the next tick, whatever the fault: the gauges only go stale.
+                if (e is NpgsqlException or TimeoutException or OperationCanceledException)
+                    logger.LogDebug(e, "Reading sync_runs failed");
+                else
+                    logger.LogWarning(e, "Reading sync_runs failed");
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
     }

@@ -32,6 +32,10 @@ public static class ServiceSetup
         // wake-up instead of two (bench/results/api.md).
         builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.GetValue("Api:InlineScheduling", true));
 
+        // Background work (near-cache checks, the sync schedule, gauges) logs its faults and
+        // retries; none of it may take the request path down with it.
+        services.Configure<HostOptions>(o => o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore);
+
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
