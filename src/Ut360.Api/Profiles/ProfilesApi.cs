@@ -34,7 +34,7 @@ public static class ProfilesApi
     public static async Task<Results<KeptJson<ProfileView>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, ProfileStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
-        if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
+        if (VietnamMobile.Normalise(msisdn) is not { } number)
             return Validation.Problem("msisdn", Validation.MsisdnMessage);
         string isdn;
         lock (cipher)

@@ -41,7 +41,7 @@ public static class RecommendationsApi
     public static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, RecommendationStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
-        if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
+        if (VietnamMobile.Normalise(msisdn) is not { } number)
             return Validation.Problem("msisdn", Validation.MsisdnMessage);
         string isdn;
         lock (cipher)
