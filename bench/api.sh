@@ -21,6 +21,8 @@ PG_PORT="${UT360_PG_PORT:-55432}"; REDIS_PORT="${UT360_REDIS_PORT:-56379}"
 OUT="$ROOT/bench/out/api-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$OUT"
 RESULTS="$ROOT/bench/results/api.md"
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$DB" -qAt)
+# The bench data is demo data: its ISDNs use the repository's demo key, named as Production requires.
+export Ut360__IsdnKey="${Ut360__IsdnKey:-5554333630446576656c6f704b657921}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 say() { echo "bench: $*" >&2; }
 pids=()

@@ -48,9 +48,26 @@ public sealed class RedisOptions
     public int BreakerOpenMs { get; set; } = 2_000;
 }
 
-/// The "Ut360" section: the ISDN cipher key (32, 48 or 64 hex digits; empty = demo key).
+/// The "ConnectionStrings" section: both servers must be named; nothing falls back to a
+/// local default in a deployed service.
+public sealed class ConnectionStringOptions
+{
+    /// Npgsql connection string of the PostgreSQL database (the source of truth).
+    [Required(ErrorMessage = "ConnectionStrings:Postgres is not set (environment variable ConnectionStrings__Postgres): the Npgsql connection string of the PostgreSQL database.")]
+    public string? Postgres { get; set; }
+
+    /// StackExchange.Redis configuration string of the Redis/Valkey cache.
+    [Required(ErrorMessage = "ConnectionStrings:Redis is not set (environment variable ConnectionStrings__Redis): the StackExchange.Redis configuration of the Redis server.")]
+    public string? Redis { get; set; }
+}
+
+/// The "Ut360" section: the ISDN cipher key (32, 48 or 64 hex digits). Required in
+/// Production; elsewhere empty means the demo key of the repository, with a warning.
 public sealed class Ut360Options
 {
+    public const string KeyRequired = "Ut360:IsdnKey is not set (environment variable Ut360__IsdnKey): in Production the ISDN key "
+        + "must be given (32, 48 or 64 hex digits), never the public demo key by default. For demo data pass the demo key explicitly, as `./ut360 up` does.";
+
     [RegularExpression("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})?$",
         ErrorMessage = "Ut360:IsdnKey must be 32, 48 or 64 hex digits.")]
     public string? IsdnKey { get; set; }

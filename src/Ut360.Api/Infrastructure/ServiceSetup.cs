@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
@@ -38,14 +39,17 @@ public static class ServiceSetup
 
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ConnectionStringOptions>().BindConfiguration("ConnectionStrings").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations()
+            .Validate<IHostEnvironment>((o, env) => !env.IsProduction() || !string.IsNullOrWhiteSpace(o.IsdnKey), Ut360Options.KeyRequired)
+            .ValidateOnStart();
         services.AddOptions<AuthOptions>().BindConfiguration("Auth")
             .Validate(o => AuthOptions.Check(o) is null, "Auth:Keys is invalid (each key ≥ 16 characters, roles among lookup, analyst, campaign, admin, keys distinct).")
             .ValidateOnStart();
 
-        services.AddSingleton(_ =>
+        services.AddSingleton(sp =>
         {
-            var csb = new NpgsqlConnectionStringBuilder(Ut360Settings.Postgres(config));
+            var csb = new NpgsqlConnectionStringBuilder(Ut360Settings.InUtc(sp.GetRequiredService<IOptions<ConnectionStringOptions>>().Value.Postgres!));
             // Fail fast when PostgreSQL is down: the caller gets a 503 to retry, not a 15 s wait.
             if (csb.Timeout == 15)   // Npgsql's default, i.e. not chosen by the operator
                 csb.Timeout = 3;
@@ -54,7 +58,7 @@ public static class ServiceSetup
         services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
-            var c = ConfigurationOptions.Parse(Ut360Settings.Redis(config));
+            var c = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<ConnectionStringOptions>>().Value.Redis!);
             c.AbortOnConnectFail = false;              // start even when Redis is down
             c.BacklogPolicy = BacklogPolicy.FailFast;  // while disconnected, fail at once → PostgreSQL
             c.AsyncTimeout = c.SyncTimeout = o.TimeoutMs;
@@ -68,7 +72,13 @@ public static class ServiceSetup
             return ConnectionMultiplexer.Connect(c);
         });
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
-        services.AddSingleton(sp => new IsdnCipher(sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey));
+        services.AddSingleton(sp =>
+        {
+            var key = sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey;
+            if (string.IsNullOrWhiteSpace(key) || string.Equals(key, IsdnCipher.DemoKeyHex, StringComparison.OrdinalIgnoreCase))
+                sp.GetRequiredService<ILogger<IsdnCipher>>().LogWarning("ISDNs are encrypted with the public demo key: fit for demo data only; set Ut360:IsdnKey for real numbers.");
+            return new IsdnCipher(key);
+        });
 
         services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
@@ -112,9 +122,10 @@ public static class ServiceSetup
             .AddPolicy(Roles.Analyst, p => p.RequireRole(Roles.Analyst))
             .AddPolicy(Roles.Campaign, p => p.RequireRole(Roles.Campaign))
             .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
-        services.AddRateLimiter(o =>
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<ApiOptions>>((o, api) =>
         {
-            var limits = config.GetSection("Api").Get<ApiOptions>() ?? new ApiOptions();
+            var limits = api.Value;
             var bucket = new TokenBucketRateLimiterOptions
             {
                 TokenLimit = limits.RateLimitBurst,

@@ -12,12 +12,15 @@ public static class Startup
     {
         try
         {
+            // Every section validated before anything is resolved, so that all the missing
+            // settings are named at once, not the first one a service happens to need.
+            app.Services.GetService<IStartupValidator>()?.Validate();
             app.Run();
             return 0;
         }
-        catch (OptionsValidationException e)
+        catch (Exception e) when (Invalid(e) is { Count: > 0 } failures)
         {
-            Console.Error.WriteLine($"The API cannot start: {string.Join(" ", e.Failures)}");
+            Console.Error.WriteLine($"The API cannot start: {string.Join(" ", failures)}");
             return 1;
         }
         catch (Exception e)
@@ -26,4 +29,12 @@ public static class Startup
             return 1;
         }
     }
+
+    // Options validated at start: one exception, or an AggregateException of one per section.
+    static List<string> Invalid(Exception e) => e switch
+    {
+        OptionsValidationException v => [.. v.Failures],
+        AggregateException a => [.. a.InnerExceptions.SelectMany(Invalid)],
+        _ => [],
+    };
 }

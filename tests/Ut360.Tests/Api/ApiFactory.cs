@@ -53,6 +53,8 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         builder.UseSetting("ConnectionStrings:Redis", (RedisConnectionString ?? Redis.ConnectionString).Replace(",allowAdmin=true", "", StringComparison.Ordinal));
         builder.UseSetting("Redis:Namespace", Redis.Keys.Namespace);
         builder.UseSetting("Api:CursorKey", "test-cursor-key-0123456789");
+        // The test data is encrypted with the demo key; Production requires it to be named.
+        builder.UseSetting("Ut360:IsdnKey", Ut360.Data.Domain.IsdnCipher.DemoKeyHex);
         Key(builder, "all", AllKey, "lookup", "analyst", "campaign", "admin");
         Key(builder, "lookup", LookupKey, "lookup");
         Key(builder, "analyst", AnalystKey, "analyst");
