@@ -26,6 +26,26 @@ public sealed class ApiOptions
 
     [Range(1, 10_000_000)]
     public int RateLimitBurst { get; set; } = 40_000;
+
+    /// Requests per second, and burst, of each client address for requests without a valid key
+    /// (the OpenAPI document, the UI's page, 401s): a key guesser or a scraper is slowed down
+    /// without touching keyed clients. Behind a proxy every client shares its address.
+    [Range(1, 10_000_000)]
+    public int AnonymousRateLimitPerSecond { get; set; } = 50;
+
+    [Range(1, 10_000_000)]
+    public int AnonymousRateLimitBurst { get; set; } = 100;
+
+    /// Largest UC6 answer kept in Redis (structure G), in bytes of its JSON: a 10,000-ISDN
+    /// answer is ~5 MB, and a campaign list is rarely sent twice within the hour.
+    [Range(0, 64 * 1024 * 1024)]
+    public int BulkCacheMaxBytes { get; set; } = 1024 * 1024;
+
+    /// Bytes of UC6 answers all instances together may store per clock hour (an answer lives
+    /// an hour, so at most twice this is held at once): structure G shares the volatile-lru
+    /// memory budget with the records, and a burst of distinct lists must not evict them.
+    [Range(0, long.MaxValue)]
+    public long BulkCacheBudgetBytes { get; set; } = 64L * 1024 * 1024;
 }
 
 /// Redis access ("Redis" section): the key namespace and the fault budget.

@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -94,6 +95,7 @@ public static class ServiceSetup
         services.AddSingleton<SegmentReader>();
         services.AddSingleton<IndexRebuilder>();
         services.AddSingleton<ExportWriter>();
+        services.AddSingleton<Bulk.BulkAnswerCache>();
         services.AddSingleton<CursorSigner>();
         services.AddSingleton<SyncRunner>();
         // The periodic refresh (Sync:Schedule, every 6 hours by default) in the API's own namespace.
@@ -134,11 +136,21 @@ public static class ServiceSetup
                 QueueLimit = 0,
                 AutoReplenishment = true,
             };
+            var anonymous = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limits.AnonymousRateLimitBurst,
+                TokensPerPeriod = limits.AnonymousRateLimitPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            };
             Func<string, TokenBucketRateLimiterOptions> perKey = _ => bucket;   // made once, not per request
+            Func<string, TokenBucketRateLimiterOptions> perAddress = _ => anonymous;
+            // Keyed requests by key; everything else (no key, a wrong key) by client address.
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
                 http.User.Identity is { IsAuthenticated: true, Name: { } key }
                     ? RateLimitPartition.GetTokenBucketLimiter(key, perKey)
-                    : RateLimitPartition.GetNoLimiter(""));
+                    : RateLimitPartition.GetTokenBucketLimiter("address:" + http.Connection.RemoteIpAddress, perAddress));
             o.OnRejected = async (ctx, ct) =>
             {
                 var http = ctx.HttpContext;
@@ -147,7 +159,14 @@ public static class ServiceSetup
                 await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
                 {
                     HttpContext = http,
-                    ProblemDetails = { Status = 429, Title = "Rate limit exceeded", Detail = "This API key made more requests than its rate limit allows; retry after a second." },
+                    ProblemDetails =
+                    {
+                        Status = 429,
+                        Title = "Rate limit exceeded",
+                        Detail = http.User.Identity is { IsAuthenticated: true }
+                            ? "This API key made more requests than its rate limit allows; retry after a second."
+                            : "This address made more requests without a valid API key than allowed; retry after a second.",
+                    },
                 });
             };
         });
@@ -167,6 +186,9 @@ public static class ServiceSetup
             })
             .AddPrometheusExporter());
 
+        // The OpenAPI document does not change while the process runs: built once, then served
+        // from the output cache (building it costs milliseconds of CPU).
+        services.AddOutputCache(o => o.AddPolicy(OpenApiCache, new BuiltOnce()));
         services.AddOpenApi(o =>
         {
             o.AddDocumentTransformer((doc, _, _) =>
@@ -193,6 +215,29 @@ public static class ServiceSetup
             });
         });
         return builder;
+    }
+
+    public const string OpenApiCache = "openapi";
+
+    /// Keeps a 200 answer for the life of the process, keyed or not (the default policy skips
+    /// requests that carry a key; the document holds nothing that depends on it).
+    sealed class BuiltOnce : IOutputCachePolicy
+    {
+        public ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            context.EnableOutputCaching = context.AllowCacheLookup = context.AllowCacheStorage = context.AllowLocking = true;
+            context.ResponseExpirationTimeSpan = TimeSpan.FromDays(365);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask ServeFromCacheAsync(OutputCacheContext context, CancellationToken cancellation) => ValueTask.CompletedTask;
+
+        public ValueTask ServeResponseAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            if (context.HttpContext.Response.StatusCode != StatusCodes.Status200OK)
+                context.AllowCacheStorage = false;
+            return ValueTask.CompletedTask;
+        }
     }
 
     static NearCache<T> NearCacheFor<T>(IServiceProvider sp, Func<NearCacheOptions, int> capacity) where T : class
