@@ -11,7 +11,7 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(Roles.Admin);
-        api.MapPost("/sync", StartSync).WithName("StartSync").WithSummary("Start a full Redis sync (202 with the run id; 409 while one runs)");
+        api.MapPost("/sync", StartSync).ProducesProblem(StatusCodes.Status409Conflict).WithName("StartSync").WithSummary("Start a full Redis sync (202 with the run id; 409 while one runs)");
         api.MapGet("/sync/history", History).WithName("SyncHistory").WithSummary("The latest Redis sync runs (sync_runs)");
         api.MapGet("/cache", Cache).WithName("CacheStats").WithSummary("Cache hits, misses and fallbacks since start");
         return app;

@@ -53,6 +53,7 @@ public static class BulkApi
                     },
                 };
             })
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithName("BulkLookup")
             .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
         return app;

@@ -18,6 +18,7 @@ public static class Pipeline
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.UseMiddleware<QueryValidation>();
         app.UseWhen(http => http.Request.Path.StartsWithSegments("/openapi"), openApi => openApi.UseOutputCache());
         return app;
     }

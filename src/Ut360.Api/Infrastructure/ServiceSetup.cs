@@ -115,6 +115,9 @@ public static class ServiceSetup
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+            // Numbers are JSON numbers both ways (the Web default also reads "12" as 12, which
+            // the OpenAPI document then shows as "number | string").
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
 
         services.AddSingleton<ApiKeyStore>();
@@ -189,31 +192,7 @@ public static class ServiceSetup
         // The OpenAPI document does not change while the process runs: built once, then served
         // from the output cache (building it costs milliseconds of CPU).
         services.AddOutputCache(o => o.AddPolicy(OpenApiCache, new BuiltOnce()));
-        services.AddOpenApi(o =>
-        {
-            o.AddDocumentTransformer((doc, _, _) =>
-            {
-                doc.Info.Title = "UT360 Recommendations API";
-                doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
-                doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
-                doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
-                doc.Components.SecuritySchemes[ApiKeyHandler.SchemeName] = new Microsoft.OpenApi.OpenApiSecurityScheme
-                {
-                    Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
-                    In = Microsoft.OpenApi.ParameterLocation.Header,
-                    Name = ApiKeyHandler.Header,
-                    Description = "An API key from Auth:Keys; its roles decide which endpoints it may call.",
-                };
-                return Task.CompletedTask;
-            });
-            // Every endpoint behind a role names the key scheme, so the reference page asks for it.
-            o.AddOperationTransformer((op, ctx, _) =>
-            {
-                if (ctx.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Any())
-                    op.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(ApiKeyHandler.SchemeName, ctx.Document)] = [] }];
-                return Task.CompletedTask;
-            });
-        });
+        services.AddUt360OpenApi();
         return builder;
     }
 

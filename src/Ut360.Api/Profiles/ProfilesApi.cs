@@ -13,7 +13,8 @@ public static class ProfilesApi
 {
     public static IEndpointRouteBuilder MapProfiles(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/profiles").WithTags("Profiles").RequireAuthorization(Roles.Lookup);
+        var api = app.MapGroup("/api/v1/profiles").WithTags("Profiles").RequireAuthorization(Roles.Lookup)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/by-msisdn/{msisdn}", GetByMsisdn)
             .WithName("GetProfileByMsisdn")
             .WithSummary("UC5 by phone number: encrypts it with the configured key and looks the ISDN up");
