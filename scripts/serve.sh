@@ -19,6 +19,18 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
+# The API takes no server by default: without ConnectionStrings__* in the environment, name
+# the local ones that `./ut360 services up` starts, and say so.
+if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=55432;Username=postgres;Database=ut360;Include Error Detail=true"
+  echo "ut360 serve: PostgreSQL: the local server (127.0.0.1:55432, database ut360); set ConnectionStrings__Postgres for another" >&2
+fi
+if [[ -z "${ConnectionStrings__Redis:-}" ]]; then
+  export ConnectionStrings__Redis="127.0.0.1:56379"
+  echo "ut360 serve: Redis: the local server (127.0.0.1:56379); set ConnectionStrings__Redis for another" >&2
+fi
+# Ut360__IsdnKey is not defaulted: in Production the API refuses to start without it
+# (`./ut360 up` passes the demo key for its demo data).
 cd "$out"
 # The web UI's build lands in src/Ut360.Api/wwwroot; the local demo key (scripts/up.sh) in .local/.
 exec dotnet "$out/Ut360.Api.dll" --urls "$urls" --contentRoot "$out" --webroot "$ROOT/src/Ut360.Api/wwwroot" \

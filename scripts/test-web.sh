@@ -109,6 +109,8 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -n "$RDB" --scan --pattern "$NS:*" \
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB;Include Error Detail=true"
 export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT,defaultDatabase=$RDB" Redis__Namespace="$NS"
+# Generated and served with the repository's demo key, named as Production requires.
+export Ut360__IsdnKey="5554333630446576656c6f704b657921"
 data_dir="$(mktemp -d)"
 prepare() {
   "$ROOT/ut360" db migrate

@@ -6,6 +6,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 UT="$ROOT/ut360"
 DATA="${UT360_DATA_DIR:-$ROOT/data/default}"
 
+# The demo data's ISDNs are encrypted with the repository's public demo key
+# (IsdnCipher.DemoKeyHex); the API requires a key to be named in Production, so up names it.
+if [[ -z "${Ut360__IsdnKey:-}" ]]; then
+  export Ut360__IsdnKey="5554333630446576656c6f704b657921"
+  echo "ut360 up: ISDNs use the public demo key (demo data only); set Ut360__IsdnKey for real numbers" >&2
+fi
 "$UT" services up
 "$UT" db migrate
 if [[ ! -f "$DATA/recommendations.parquet" ]]; then

@@ -22,6 +22,6 @@ app.MapAnalytics();
 app.MapAdmin();
 app.MapWebUi();          // wwwroot, SPA fallback to index.html
 
-app.Run();
+return app.RunService();   // 1 when it cannot start (the reason logged)
 
 public partial class Program;

@@ -30,7 +30,14 @@ public static class Ut360Settings
     }
 
     public static string Postgres(IConfiguration? configuration = null) =>
-        Value(configuration, "ConnectionStrings:Postgres", "ConnectionStrings__Postgres") ?? DefaultPostgres;
+        InUtc(Value(configuration, "ConnectionStrings:Postgres", "ConnectionStrings__Postgres") ?? DefaultPostgres);
+
+    /// The connection string with the session time zone set to UTC, whatever the server's or
+    /// the database's default: the design tables' TIMESTAMP columns hold UTC times, and
+    /// PostgreSQL reads them against a timestamptz (a sync's "changed since") in the session's
+    /// zone.
+    public static string InUtc(string connectionString) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timezone = "UTC" }.ConnectionString;
 
     public static string Redis(IConfiguration? configuration = null) =>
         Value(configuration, "ConnectionStrings:Redis", "ConnectionStrings__Redis") ?? DefaultRedis;

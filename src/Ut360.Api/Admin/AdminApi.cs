@@ -11,7 +11,7 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(Roles.Admin);
-        api.MapPost("/sync", StartSync).WithName("StartSync").WithSummary("Start a full Redis sync (202 with the run id; 409 while one runs)");
+        api.MapPost("/sync", StartSync).ProducesProblem(StatusCodes.Status409Conflict).WithName("StartSync").WithSummary("Start a full Redis sync (202 with the run id; 409 while one runs)");
         api.MapGet("/sync/history", History).WithName("SyncHistory").WithSummary("The latest Redis sync runs (sync_runs)");
         api.MapGet("/cache", Cache).WithName("CacheStats").WithSummary("Cache hits, misses and fallbacks since start");
         return app;
@@ -134,9 +134,13 @@ public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, Re
                     metrics.LastSyncFinished = r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1);
                 }
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.LogDebug(e, "Reading sync_runs failed");
+                // Retried on the next tick, whatever the fault: the gauges only go stale.
+                if (e is NpgsqlException or TimeoutException or OperationCanceledException)
+                    logger.LogDebug(e, "Reading sync_runs failed");
+                else
+                    logger.LogWarning(e, "Reading sync_runs failed");
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
     }

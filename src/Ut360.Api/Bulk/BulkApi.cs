@@ -53,6 +53,7 @@ public static class BulkApi
                     },
                 };
             })
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithName("BulkLookup")
             .WithSummary("UC6: recommendations for 1–10,000 ISDNs (JSON {\"isdns\":[…]}, or CSV / an uploaded file, one ISDN per line)");
         return app;
@@ -60,7 +61,7 @@ public static class BulkApi
 
     public static async Task<Results<BulkResult, ValidationProblem, ProblemHttpResult>> Lookup(
         HttpRequest request, RecommendationStore store, IConnectionMultiplexer redis, RedisKeys keys, RedisGate gate,
-        IOptions<ApiOptions> options, CancellationToken ct)
+        IOptions<ApiOptions> options, BulkAnswerCache answers, CancellationToken ct)
     {
         var limits = options.Value;
         if (request.ContentLength > limits.BulkMaxBodyBytes)
@@ -125,7 +126,7 @@ public static class BulkApi
         // Not awaited: the answer is in hand, and the next request on this connection is
         // queued behind the write, so a repeat of the list finds it.
         if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
-            redis.GetDatabase().StringSet(key, results, RedisKeys.BulkTtl, flags: CommandFlags.FireAndForget);
+            answers.Keep(key, results);
         return new BulkResult(unique.Length, found, false, results, Elements(results.Span, unique.Length)!, order, list, timing);
     }
 

@@ -26,6 +26,26 @@ public sealed class ApiOptions
 
     [Range(1, 10_000_000)]
     public int RateLimitBurst { get; set; } = 40_000;
+
+    /// Requests per second, and burst, of each client address for requests without a valid key
+    /// (the OpenAPI document, the UI's page, 401s): a key guesser or a scraper is slowed down
+    /// without touching keyed clients. Behind a proxy every client shares its address.
+    [Range(1, 10_000_000)]
+    public int AnonymousRateLimitPerSecond { get; set; } = 50;
+
+    [Range(1, 10_000_000)]
+    public int AnonymousRateLimitBurst { get; set; } = 100;
+
+    /// Largest UC6 answer kept in Redis (structure G), in bytes of its JSON: a 10,000-ISDN
+    /// answer is ~5 MB, and a campaign list is rarely sent twice within the hour.
+    [Range(0, 64 * 1024 * 1024)]
+    public int BulkCacheMaxBytes { get; set; } = 1024 * 1024;
+
+    /// Bytes of UC6 answers all instances together may store per clock hour (an answer lives
+    /// an hour, so at most twice this is held at once): structure G shares the volatile-lru
+    /// memory budget with the records, and a burst of distinct lists must not evict them.
+    [Range(0, long.MaxValue)]
+    public long BulkCacheBudgetBytes { get; set; } = 64L * 1024 * 1024;
 }
 
 /// Redis access ("Redis" section): the key namespace and the fault budget.
@@ -48,9 +68,26 @@ public sealed class RedisOptions
     public int BreakerOpenMs { get; set; } = 2_000;
 }
 
-/// The "Ut360" section: the ISDN cipher key (32, 48 or 64 hex digits; empty = demo key).
+/// The "ConnectionStrings" section: both servers must be named; nothing falls back to a
+/// local default in a deployed service.
+public sealed class ConnectionStringOptions
+{
+    /// Npgsql connection string of the PostgreSQL database (the source of truth).
+    [Required(ErrorMessage = "ConnectionStrings:Postgres is not set (environment variable ConnectionStrings__Postgres): the Npgsql connection string of the PostgreSQL database.")]
+    public string? Postgres { get; set; }
+
+    /// StackExchange.Redis configuration string of the Redis/Valkey cache.
+    [Required(ErrorMessage = "ConnectionStrings:Redis is not set (environment variable ConnectionStrings__Redis): the StackExchange.Redis configuration of the Redis server.")]
+    public string? Redis { get; set; }
+}
+
+/// The "Ut360" section: the ISDN cipher key (32, 48 or 64 hex digits). Required in
+/// Production; elsewhere empty means the demo key of the repository, with a warning.
 public sealed class Ut360Options
 {
+    public const string KeyRequired = "Ut360:IsdnKey is not set (environment variable Ut360__IsdnKey): in Production the ISDN key "
+        + "must be given (32, 48 or 64 hex digits), never the public demo key by default. For demo data pass the demo key explicitly, as `./ut360 up` does.";
+
     [RegularExpression("^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})?$",
         ErrorMessage = "Ut360:IsdnKey must be 32, 48 or 64 hex digits.")]
     public string? IsdnKey { get; set; }

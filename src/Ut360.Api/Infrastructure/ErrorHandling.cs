@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
 
@@ -6,14 +5,15 @@ namespace Ut360.Api.Infrastructure;
 
 /// Turns the expected failures into ProblemDetails: a bad query value → 400 naming it;
 /// PostgreSQL (or both stores) unavailable → 503 with Retry-After. Anything else stays a 500.
-public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
         if (exception is BadHttpRequestException bad)
         {
-            // e.g. 'Failed to bind parameter "int? limit" from "abc".' → field "limit".
-            var field = BoundParameter().Match(bad.Message) is { Success: true } m ? m.Groups[1].Value : "request";
+            // Query values of the wrong type are caught by QueryValidation before binding; what
+            // is left is the body (too large, or not the JSON the endpoint reads).
+            var field = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "body" : "request";
             http.Response.StatusCode = bad.StatusCode;
             return await problems.TryWriteAsync(new ProblemDetailsContext
             {
@@ -52,6 +52,4 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         _ => RedisGate.IsRedisFault(e),
     };
 
-    [GeneratedRegex("parameter \"[^\"]*?(\\w+)\"")]
-    private static partial Regex BoundParameter();
 }

@@ -133,9 +133,16 @@ public sealed class NearCacheInvalidator(
                     InvalidateAll();
                 seen = now;
             }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.LogDebug(e, "Near cache: Redis unavailable for the meta check");
+                // Whatever the fault (a stalled Redis surfaces as a cancelled task, not only as a
+                // Redis exception), the check is retried on the next tick and the entries stay:
+                // a sync cannot finish without Redis, and the first check that answers again
+                // compares with what was seen before the fault.
+                if (RedisGate.IsRedisFault(e) || e is OperationCanceledException)
+                    logger.LogDebug(e, "Near cache: Redis unavailable for the meta check");
+                else
+                    logger.LogWarning(e, "Near cache: the meta check failed");
             }
         } while (await timer.WaitForNextTickAsync(stoppingToken));
     }

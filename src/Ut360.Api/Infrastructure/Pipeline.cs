@@ -10,6 +10,7 @@ public static class Pipeline
     /// authentication) → roles.
     public static WebApplication UseUt360Pipeline(this WebApplication app)
     {
+        app.Use(SecurityHeaders);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // The web UI's files; API calls skip the file-system probe.
@@ -17,7 +18,31 @@ public static class Pipeline
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.UseMiddleware<QueryValidation>();
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/openapi"), openApi => openApi.UseOutputCache());
         return app;
+    }
+
+    /// The web UI's policy: its own scripts, styles and API only; no framing. Inline styles
+    /// stay allowed for the components' style attributes.
+    const string UiPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        + "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+    /// Answers with subscriber data (every /api one) are never stored by a browser or proxy;
+    /// nothing is sniffed into another type; the UI runs under its content policy. The Scalar
+    /// reference page is left without a policy: it configures itself with an inline script.
+    static Task SecurityHeaders(HttpContext http, RequestDelegate next)
+    {
+        var headers = http.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        if (http.Request.Path.StartsWithSegments("/api"))
+            headers.CacheControl = "no-store";
+        else if (!http.Request.Path.StartsWithSegments("/scalar"))
+        {
+            headers.ContentSecurityPolicy = UiPolicy;
+            headers.XFrameOptions = "DENY";
+        }
+        return next(http);
     }
 
     /// Health, metrics, the OpenAPI document and its reference page: open to all.
@@ -37,7 +62,7 @@ public static class Pipeline
             },
         }).DisableRateLimiting();
         app.MapPrometheusScrapingEndpoint("/metrics").DisableRateLimiting();
-        app.MapOpenApi();
+        app.MapOpenApi().CacheOutput(ServiceSetup.OpenApiCache);
         app.MapScalarApiReference(o => o.WithTitle("UT360 Recommendations API"));
         return app;
     }

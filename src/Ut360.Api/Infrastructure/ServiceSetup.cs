@@ -1,6 +1,8 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
@@ -32,16 +34,23 @@ public static class ServiceSetup
         // wake-up instead of two (bench/results/api.md).
         builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.GetValue("Api:InlineScheduling", true));
 
+        // Background work (near-cache checks, the sync schedule, gauges) logs its faults and
+        // retries; none of it may take the request path down with it.
+        services.Configure<HostOptions>(o => o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore);
+
         services.AddOptions<ApiOptions>().BindConfiguration("Api").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ConnectionStringOptions>().BindConfiguration("ConnectionStrings").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Ut360Options>().BindConfiguration("Ut360").ValidateDataAnnotations()
+            .Validate<IHostEnvironment>((o, env) => !env.IsProduction() || !string.IsNullOrWhiteSpace(o.IsdnKey), Ut360Options.KeyRequired)
+            .ValidateOnStart();
         services.AddOptions<AuthOptions>().BindConfiguration("Auth")
             .Validate(o => AuthOptions.Check(o) is null, "Auth:Keys is invalid (each key ≥ 16 characters, roles among lookup, analyst, campaign, admin, keys distinct).")
             .ValidateOnStart();
 
-        services.AddSingleton(_ =>
+        services.AddSingleton(sp =>
         {
-            var csb = new NpgsqlConnectionStringBuilder(Ut360Settings.Postgres(config));
+            var csb = new NpgsqlConnectionStringBuilder(Ut360Settings.InUtc(sp.GetRequiredService<IOptions<ConnectionStringOptions>>().Value.Postgres!));
             // Fail fast when PostgreSQL is down: the caller gets a 503 to retry, not a 15 s wait.
             if (csb.Timeout == 15)   // Npgsql's default, i.e. not chosen by the operator
                 csb.Timeout = 3;
@@ -64,7 +73,13 @@ public static class ServiceSetup
             return ConnectionMultiplexer.Connect(c);
         });
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Namespace));
-        services.AddSingleton(sp => new IsdnCipher(sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey));
+        services.AddSingleton(sp =>
+        {
+            var key = sp.GetRequiredService<IOptions<Ut360Options>>().Value.IsdnKey;
+            if (string.IsNullOrWhiteSpace(key) || string.Equals(key, IsdnCipher.DemoKeyHex, StringComparison.OrdinalIgnoreCase))
+                sp.GetRequiredService<ILogger<IsdnCipher>>().LogWarning("ISDNs are encrypted with the public demo key: fit for demo data only; set Ut360:IsdnKey for real numbers.");
+            return new IsdnCipher(key);
+        });
 
         services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
@@ -80,6 +95,7 @@ public static class ServiceSetup
         services.AddSingleton<SegmentReader>();
         services.AddSingleton<IndexRebuilder>();
         services.AddSingleton<ExportWriter>();
+        services.AddSingleton<Bulk.BulkAnswerCache>();
         services.AddSingleton<CursorSigner>();
         services.AddSingleton<SyncRunner>();
         // The periodic refresh (Sync:Schedule, every 6 hours by default) in the API's own namespace.
@@ -99,6 +115,9 @@ public static class ServiceSetup
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+            // Numbers are JSON numbers both ways (the Web default also reads "12" as 12, which
+            // the OpenAPI document then shows as "number | string").
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
 
         services.AddSingleton<ApiKeyStore>();
@@ -108,9 +127,10 @@ public static class ServiceSetup
             .AddPolicy(Roles.Analyst, p => p.RequireRole(Roles.Analyst))
             .AddPolicy(Roles.Campaign, p => p.RequireRole(Roles.Campaign))
             .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
-        services.AddRateLimiter(o =>
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<ApiOptions>>((o, api) =>
         {
-            var limits = config.GetSection("Api").Get<ApiOptions>() ?? new ApiOptions();
+            var limits = api.Value;
             var bucket = new TokenBucketRateLimiterOptions
             {
                 TokenLimit = limits.RateLimitBurst,
@@ -119,11 +139,21 @@ public static class ServiceSetup
                 QueueLimit = 0,
                 AutoReplenishment = true,
             };
+            var anonymous = new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limits.AnonymousRateLimitBurst,
+                TokensPerPeriod = limits.AnonymousRateLimitPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            };
             Func<string, TokenBucketRateLimiterOptions> perKey = _ => bucket;   // made once, not per request
+            Func<string, TokenBucketRateLimiterOptions> perAddress = _ => anonymous;
+            // Keyed requests by key; everything else (no key, a wrong key) by client address.
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
                 http.User.Identity is { IsAuthenticated: true, Name: { } key }
                     ? RateLimitPartition.GetTokenBucketLimiter(key, perKey)
-                    : RateLimitPartition.GetNoLimiter(""));
+                    : RateLimitPartition.GetTokenBucketLimiter("address:" + http.Connection.RemoteIpAddress, perAddress));
             o.OnRejected = async (ctx, ct) =>
             {
                 var http = ctx.HttpContext;
@@ -132,7 +162,14 @@ public static class ServiceSetup
                 await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
                 {
                     HttpContext = http,
-                    ProblemDetails = { Status = 429, Title = "Rate limit exceeded", Detail = "This API key made more requests than its rate limit allows; retry after a second." },
+                    ProblemDetails =
+                    {
+                        Status = 429,
+                        Title = "Rate limit exceeded",
+                        Detail = http.User.Identity is { IsAuthenticated: true }
+                            ? "This API key made more requests than its rate limit allows; retry after a second."
+                            : "This address made more requests without a valid API key than allowed; retry after a second.",
+                    },
                 });
             };
         });
@@ -152,32 +189,34 @@ public static class ServiceSetup
             })
             .AddPrometheusExporter());
 
-        services.AddOpenApi(o =>
-        {
-            o.AddDocumentTransformer((doc, _, _) =>
-            {
-                doc.Info.Title = "UT360 Recommendations API";
-                doc.Info.Description = "Send the key in the X-Api-Key header. Roles: lookup, analyst, campaign, admin. See docs/api.md.";
-                doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
-                doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
-                doc.Components.SecuritySchemes[ApiKeyHandler.SchemeName] = new Microsoft.OpenApi.OpenApiSecurityScheme
-                {
-                    Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
-                    In = Microsoft.OpenApi.ParameterLocation.Header,
-                    Name = ApiKeyHandler.Header,
-                    Description = "An API key from Auth:Keys; its roles decide which endpoints it may call.",
-                };
-                return Task.CompletedTask;
-            });
-            // Every endpoint behind a role names the key scheme, so the reference page asks for it.
-            o.AddOperationTransformer((op, ctx, _) =>
-            {
-                if (ctx.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>().Any())
-                    op.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(ApiKeyHandler.SchemeName, ctx.Document)] = [] }];
-                return Task.CompletedTask;
-            });
-        });
+        // The OpenAPI document does not change while the process runs: built once, then served
+        // from the output cache (building it costs milliseconds of CPU).
+        services.AddOutputCache(o => o.AddPolicy(OpenApiCache, new BuiltOnce()));
+        services.AddUt360OpenApi();
         return builder;
+    }
+
+    public const string OpenApiCache = "openapi";
+
+    /// Keeps a 200 answer for the life of the process, keyed or not (the default policy skips
+    /// requests that carry a key; the document holds nothing that depends on it).
+    sealed class BuiltOnce : IOutputCachePolicy
+    {
+        public ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            context.EnableOutputCaching = context.AllowCacheLookup = context.AllowCacheStorage = context.AllowLocking = true;
+            context.ResponseExpirationTimeSpan = TimeSpan.FromDays(365);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask ServeFromCacheAsync(OutputCacheContext context, CancellationToken cancellation) => ValueTask.CompletedTask;
+
+        public ValueTask ServeResponseAsync(OutputCacheContext context, CancellationToken cancellation)
+        {
+            if (context.HttpContext.Response.StatusCode != StatusCodes.Status200OK)
+                context.AllowCacheStorage = false;
+            return ValueTask.CompletedTask;
+        }
     }
 
     static NearCache<T> NearCacheFor<T>(IServiceProvider sp, Func<NearCacheOptions, int> capacity) where T : class

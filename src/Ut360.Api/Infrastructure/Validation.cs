@@ -23,7 +23,7 @@ public static class Validation
     }
 
     public const string IsdnMessage = "Expected an encrypted ISDN: 24 base64 characters ending in \"==\" (escape \"/\" as %2F or send it as is).";
-    public const string MsisdnMessage = "Expected a Vietnamese phone number: digits, starting 0, 84 or +84, 10 to 15 digits.";
+    public const string MsisdnMessage = "Expected a Vietnamese mobile number: 9 digits after 0 or +84 (spaces, dashes, dots and brackets allowed; pre-2018 11-digit numbers accepted).";
     public static readonly string ServiceMessage = $"Unknown service type; one of: {string.Join(", ", Vocabulary.ServiceTypes)}.";
     public static readonly string RiskMessage = $"Unknown risk level; one of: {string.Join(", ", Vocabulary.RiskLevels)}.";
 }

@@ -13,7 +13,8 @@ public static class ProfilesApi
 {
     public static IEndpointRouteBuilder MapProfiles(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/profiles").WithTags("Profiles").RequireAuthorization(Roles.Lookup);
+        var api = app.MapGroup("/api/v1/profiles").WithTags("Profiles").RequireAuthorization(Roles.Lookup)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/by-msisdn/{msisdn}", GetByMsisdn)
             .WithName("GetProfileByMsisdn")
             .WithSummary("UC5 by phone number: encrypts it with the configured key and looks the ISDN up");
@@ -34,7 +35,7 @@ public static class ProfilesApi
     public static async Task<Results<KeptJson<ProfileView>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, ProfileStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
-        if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
+        if (VietnamMobile.Normalise(msisdn) is not { } number)
             return Validation.Problem("msisdn", Validation.MsisdnMessage);
         string isdn;
         lock (cipher)

@@ -11,7 +11,8 @@ public static class RecommendationsApi
 {
     public static IEndpointRouteBuilder MapRecommendations(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/recommendations").WithTags("Recommendations").RequireAuthorization(Roles.Lookup);
+        var api = app.MapGroup("/api/v1/recommendations").WithTags("Recommendations").RequireAuthorization(Roles.Lookup)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapGet("/by-msisdn/{msisdn}", GetByMsisdn)
             .WithName("GetRecommendationByMsisdn")
@@ -23,7 +24,7 @@ public static class RecommendationsApi
         return app;
     }
 
-    public static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Get(
+    public static async Task<Results<KeptJson<RecommendationView>, JsonHttpResult<JsonObject>, ProblemHttpResult, ValidationProblem>> Get(
         string isdn, string? fields, RecommendationStore store, HttpContext http, CancellationToken ct)
     {
         if (Validation.Isdn(isdn) is not { } key)
@@ -35,13 +36,13 @@ public static class RecommendationsApi
             return Validation.Problem("fields", $"Unknown field \"{bad}\"; known fields: {string.Join(", ", RecommendationView.FieldNames)}.");
         var (view, timing) = await store.GetAsync(key, redisFields, ct);
         timing.Apply(http.Response);
-        return view is null ? NotFound() : TypedResults.Ok(Project(view, names));
+        return view is null ? NotFound() : TypedResults.Json(Project(view, names));
     }
 
-    public static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
+    public static async Task<Results<KeptJson<RecommendationView>, JsonHttpResult<JsonObject>, ProblemHttpResult, ValidationProblem>> GetByMsisdn(
         string msisdn, RecommendationStore store, IsdnCipher cipher, HttpContext http, CancellationToken ct)
     {
-        if (IsdnCipher.NormaliseMsisdn(msisdn) is not { } number)
+        if (VietnamMobile.Normalise(msisdn) is not { } number)
             return Validation.Problem("msisdn", Validation.MsisdnMessage);
         string isdn;
         lock (cipher)
@@ -49,7 +50,7 @@ public static class RecommendationsApi
         return await Lookup(isdn, store, http, ct);
     }
 
-    static async Task<Results<KeptJson<RecommendationView>, Ok<JsonObject>, ProblemHttpResult, ValidationProblem>> Lookup(
+    static async Task<Results<KeptJson<RecommendationView>, JsonHttpResult<JsonObject>, ProblemHttpResult, ValidationProblem>> Lookup(
         string isdn, RecommendationStore store, HttpContext http, CancellationToken ct)
     {
         var (view, timing) = await store.GetAsync(isdn, ct);

@@ -91,7 +91,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
 
     static readonly string UpdateRecs = $"""
         WITH u AS (
-            UPDATE recommendations r SET ({List(RecCols)}, updated_at) = ({List(RecCols, "s.")}, localtimestamp)
+            UPDATE recommendations r SET ({List(RecCols)}, updated_at) = ({List(RecCols, "s.")}, (now() AT TIME ZONE 'UTC'))
             FROM stage_rec s
             WHERE r.isdn = s.isdn AND ({List(RecCols, "r.")}) IS DISTINCT FROM ({List(RecCols, "s.")})
             RETURNING r.isdn),
@@ -102,7 +102,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     static readonly string InsertRecs = $"""
         WITH i AS (
             INSERT INTO recommendations (isdn, {List(RecCols)}, created_at, updated_at)
-            SELECT s.isdn, {List(RecCols, "s.")}, localtimestamp, localtimestamp
+            SELECT s.isdn, {List(RecCols, "s.")}, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC')
             FROM stage_rec s
             WHERE NOT EXISTS (SELECT 1 FROM recommendations r WHERE r.isdn = s.isdn)
             ORDER BY s.ord
@@ -125,7 +125,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
 
     static readonly string UpdateProfiles = $"""
         WITH u AS (
-            UPDATE subscriber_360_profiles p SET ({List(ProfileCols)}, updated_at) = ({List(ProfileCols, "f.")}, localtimestamp)
+            UPDATE subscriber_360_profiles p SET ({List(ProfileCols)}, updated_at) = ({List(ProfileCols, "f.")}, (now() AT TIME ZONE 'UTC'))
             FROM stage_profile_full f
             WHERE p.isdn = f.isdn AND ({List(ProfileCols, "p.")}) IS DISTINCT FROM ({List(ProfileCols, "f.")})
             RETURNING p.isdn),
@@ -136,7 +136,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     static readonly string InsertProfiles = $"""
         WITH i AS (
             INSERT INTO subscriber_360_profiles (isdn, {List(ProfileCols)}, created_at, updated_at)
-            SELECT f.isdn, {List(ProfileCols, "f.")}, localtimestamp, localtimestamp
+            SELECT f.isdn, {List(ProfileCols, "f.")}, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC')
             FROM stage_profile_full f
             WHERE NOT EXISTS (SELECT 1 FROM subscriber_360_profiles p WHERE p.isdn = f.isdn)
             ORDER BY f.ord
@@ -159,7 +159,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     static readonly string InsertMonthly = $"""
         WITH i AS (
             INSERT INTO subscriber_monthly_arpu (isdn, data_month, {List(MonthlyCols)}, created_at)
-            SELECT s.isdn, s.data_month, {List(MonthlyCols, "s.")}, localtimestamp
+            SELECT s.isdn, s.data_month, {List(MonthlyCols, "s.")}, (now() AT TIME ZONE 'UTC')
             FROM stage_monthly s
             WHERE NOT EXISTS (SELECT 1 FROM subscriber_monthly_arpu m WHERE m.isdn = s.isdn AND m.data_month = s.data_month)
             ORDER BY s.ord
@@ -172,9 +172,9 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
     // its profile stamped, so an incremental sync (updated_at >= the load's start) rewrites the
     // profile hash that carries the monthly series.
     const string TouchProfilesOfChangedMonthly = """
-        UPDATE subscriber_360_profiles p SET updated_at = localtimestamp
+        UPDATE subscriber_360_profiles p SET updated_at = (now() AT TIME ZONE 'UTC')
         FROM (SELECT DISTINCT isdn FROM load_changed WHERE tbl = 'm') c
-        WHERE p.isdn = c.isdn AND p.updated_at IS DISTINCT FROM localtimestamp
+        WHERE p.isdn = c.isdn AND p.updated_at IS DISTINCT FROM (now() AT TIME ZONE 'UTC')
         """;
 
     // Stats for every recommendation_date present in the live data after the merge; rows of
@@ -213,7 +213,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         INSERT INTO recommendation_stats (dimension_type, dimension_value, total_count, total_advance_amount,
             total_revenue_potential, avg_customer_value_score, avg_advance_readiness_score, stats_date, created_at)
         SELECT s.dimension_type, s.dimension_value, s.total_count, s.total_advance_amount, s.total_revenue_potential,
-               s.avg_customer_value_score, s.avg_advance_readiness_score, s.stats_date, localtimestamp
+               s.avg_customer_value_score, s.avg_advance_readiness_score, s.stats_date, (now() AT TIME ZONE 'UTC')
         FROM stage_stats s
         WHERE NOT EXISTS (SELECT 1 FROM recommendation_stats t
                           WHERE s.dimension_type = t.dimension_type AND s.dimension_value = t.dimension_value

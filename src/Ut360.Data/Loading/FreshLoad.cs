@@ -80,7 +80,7 @@ static class FreshLoad
             await Exec(conn, $"DROP INDEX {i.Name}", ct);
         step("drop indexes");
 
-        var now = DateTime.SpecifyKind(await Scalar<DateTime>(conn, "SELECT localtimestamp", ct), DateTimeKind.Unspecified);
+        var now = DateTime.SpecifyKind(await Scalar<DateTime>(conn, "SELECT now() AT TIME ZONE 'UTC'", ct), DateTimeKind.Unspecified);
         var recs = checks.Recommendations;
         var profiles = checks.Profiles;
         var monthly = checks.Monthly;

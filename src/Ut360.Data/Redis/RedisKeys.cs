@@ -21,6 +21,11 @@ public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
     public RedisKey MetaStats => $"{Namespace}:meta:stats";
     public RedisKey Bulk(string hash) => $"{Namespace}:bulk:{hash}";
 
+    /// Bytes of structure G written in one clock hour (yyyyMMddHH, UTC), against the API's
+    /// Api:BulkCacheBudgetBytes.
+    public RedisKey BulkBudget(DateTime utcHour) =>
+        $"{Namespace}:bulk:budget:{utcHour.ToString("yyyyMMddHH", System.Globalization.CultureInfo.InvariantCulture)}";
+
     /// The sync's own: ISDNs whose keys a sync is about to delete (during a sync, or after one
     /// was killed, for the next to finish).
     public RedisKey SyncGone => $"{Namespace}:sync:gone";

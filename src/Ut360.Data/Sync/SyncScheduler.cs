@@ -54,9 +54,10 @@ public sealed class SyncScheduler(IServiceProvider services, IOptions<SyncOption
             {
                 return;
             }
-            catch (Exception ex) when (ex is RedisException or NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception ex)
             {
-                // Recorded in sync_runs as failed; the next occurrence tries again.
+                // Any fault, expected or not, is recorded and left to the next occurrence: the
+                // schedule never stops the service that runs it.
                 log.LogError(ex, "Scheduled sync failed");
             }
         }

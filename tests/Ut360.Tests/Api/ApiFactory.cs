@@ -56,6 +56,8 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
         if (RedisCaCertificatePath is { } ca)
             builder.UseSetting("Redis:CaCertificatePath", ca);
         builder.UseSetting("Api:CursorKey", "test-cursor-key-0123456789");
+        // The test data is encrypted with the demo key; Production requires it to be named.
+        builder.UseSetting("Ut360:IsdnKey", Ut360.Data.Domain.IsdnCipher.DemoKeyHex);
         Key(builder, "all", AllKey, "lookup", "analyst", "campaign", "admin");
         Key(builder, "lookup", LookupKey, "lookup");
         Key(builder, "analyst", AnalystKey, "analyst");

@@ -205,6 +205,9 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
     [InlineData("/api/v1/services/EasyCredit/recommendations?limit=1001", "limit")]
     [InlineData("/api/v1/services/EasyCredit/recommendations?offset=-1", "offset")]
     [InlineData("/api/v1/services/EasyCredit/recommendations?limit=abc", "limit")]
+    [InlineData("/api/v1/services/EasyCredit/recommendations?offset=1e3", "offset")]
+    [InlineData("/api/v1/risk/LOW/subscribers?details=maybe", "details")]
+    [InlineData("/api/v1/admin/sync/history?limit=99999999999", "limit")]
     [InlineData("/api/v1/risk/SEVERE/subscribers", "level")]
     [InlineData("/api/v1/risk/LOW/subscribers?limit=5000", "limit")]
     [InlineData("/api/v1/risk/LOW/subscribers?cursor=forged", "cursor")]
@@ -241,6 +244,35 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         Assert.Equal(rec.Isdn, json.GetProperty("isdn").GetString());
         var profile = await api.GetJsonAsync($"/api/v1/profiles/by-msisdn/%2B{ApiTestData.Msisdn(9)}");
         Assert.Equal(rec.Isdn, profile.GetProperty("isdn").GetString());
+    }
+
+    [Theory]
+    [InlineData("+84 9{0} {1} {2}")]
+    [InlineData("84-9{0}-{1}-{2}")]
+    [InlineData("(+84) 9{0}{1}{2}")]
+    [InlineData("+840 9{0}{1}{2}")]
+    [InlineData("0084 9{0}{1}{2}")]
+    public async Task A_phone_number_written_as_people_write_it_finds_the_same_subscriber(string spelling)
+    {
+        var digits = ApiTestData.Msisdn(11)[3..];   // the 8 digits after 849
+        var written = string.Format(System.Globalization.CultureInfo.InvariantCulture, spelling, digits[..2], digits[2..5], digits[5..]);
+        var rec = await api.GetJsonAsync($"/api/v1/recommendations/by-msisdn/{Uri.EscapeDataString(written)}");
+        Assert.Equal(ApiTestData.Isdn(11), rec.GetProperty("isdn").GetString());
+        var profile = await api.GetJsonAsync($"/api/v1/profiles/by-msisdn/{Uri.EscapeDataString(written)}");
+        Assert.Equal(ApiTestData.Isdn(11), profile.GetProperty("isdn").GetString());
+    }
+
+    [Theory]
+    [InlineData("+84 24 3825 1234")]
+    [InlineData("+1 202 555 0100")]
+    [InlineData("0912 345")]
+    public async Task What_cannot_be_a_vietnamese_mobile_number_is_a_400_not_a_404(string written)
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync($"/api/v1/recommendations/by-msisdn/{Uri.EscapeDataString(written)}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(json.GetProperty("errors").TryGetProperty("msisdn", out _));
     }
 
     [Fact]
