@@ -54,6 +54,8 @@ public static class CsvSource
         var line = 1;
         try
         {
+            if (options.CsvEncoding is null && LooksLikeUtf16(path))
+                throw new LoadCheckException($"{partName}: looks like UTF-16 without a byte order mark (NUL bytes between the characters); save it as UTF-8, or pass --encoding utf-16");
             using var text = new TailReader(new StreamReader(OpenStream(path), options.CsvEncoding ?? StrictUtf8, true, 1 << 16));
             using var reader = Sep.New(options.CsvDelimiter).Reader(o => o with { HasHeader = false, DisableColCountCheck = true }).From(text);
             if (!reader.MoveNext())
@@ -91,7 +93,7 @@ public static class CsvSource
                     }
                     var (value, closed) = Unquote(record[wanted[c]].Span);
                     if (!closed)
-                        errors.Add(new(rows, file.Columns[c].Name, Clip(value), $"a quoted field is not closed (line {record.LineNumberFrom} of {partName})"));
+                        errors.Add(new(rows, file.Columns[c].Name, Clip(value?.TrimEnd('\r', '\n')), $"a quoted field is not closed (line {record.LineNumberFrom} of {partName})"));
                     raw[c].Add(value);
                 }
                 rows++;
@@ -117,6 +119,18 @@ public static class CsvSource
         {
             throw new LoadCheckException($"{partName}: not a readable gzip file ({e.Message})");
         }
+    }
+
+    // UTF-16 text of mostly ASCII characters has a zero byte in every other place; UTF-8
+    // text has none. With a byte order mark the reader decodes UTF-16 by itself.
+    static bool LooksLikeUtf16(string path)
+    {
+        using var stream = OpenStream(path);
+        var head = new byte[4096];
+        var n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n >= 2 && ((head[0] == 0xFF && head[1] == 0xFE) || (head[0] == 0xFE && head[1] == 0xFF)))
+            return false;
+        return n > 0 && head.AsSpan(0, n).Count((byte)0) * 4 > n;
     }
 
     static string[] Fields(SepReader.Row row)

@@ -283,6 +283,27 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             await RecordFailureAsync(loadId, e is OperationCanceledException ? "cancelled" : e.Message);
             throw;
         }
+        finally
+        {
+            await UnlockAsync(conn);
+        }
+    }
+
+    // The lock is the session's: a pooled connection would keep holding it after the load.
+    // A broken connection has lost it already.
+    static async Task UnlockAsync(NpgsqlConnection conn)
+    {
+        if (conn.State != System.Data.ConnectionState.Open)
+            return;
+        try
+        {
+            await using var cmd = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", conn) { CommandTimeout = 30 };
+            await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // Closing the connection ends the session, and the lock with it.
+        }
     }
 
     async Task<LoadResult> RunAsync(NpgsqlConnection conn, long loadId, DateTimeOffset startedAt, LoadOptions options,
