@@ -33,11 +33,42 @@ public static class LoadCommand
             Description = "After PostgreSQL commits, push the changed subscribers to Redis in the same run (a Redis failure leaves the load marked needs_sync).",
         };
 
-        var command = new Command("load", "Check and load upstream Parquet or CSV files into PostgreSQL.") { dir, mode, maxRejectRate, rejects, version, dualWrite };
+        var maxDeletePercent = new Option<double>("--max-delete-percent")
+        {
+            Description = "Refuse the load, before it commits, when it would delete more than this percentage of the live subscribers or monthly rows (100 allows any).",
+            DefaultValueFactory = _ => 5,
+        };
+        var encoding = new Option<string?>("--encoding") { Description = "Encoding of the CSV files, e.g. windows-1258 or utf-16. Default: UTF-8 (or what a byte order mark says)." };
+        var delimiter = new Option<string?>("--delimiter") { Description = "CSV separator: one character, or 'tab'. Default: ','." };
+        var timeZone = new Option<string?>("--time-zone")
+        {
+            Description = $"Business time zone: a Date column holding an instant means its date here. Default: configuration Load:TimeZone (env Load__TimeZone), else {LoadOptions.DefaultTimeZone}.",
+        };
+
+        var command = new Command("load", "Check and load upstream Parquet or CSV files into PostgreSQL.")
+        {
+            dir, mode, maxRejectRate, maxDeletePercent, rejects, version, encoding, delimiter, timeZone, dualWrite,
+        };
         command.SetAction(async (parse, ct) =>
         {
+            var separator = parse.GetValue(delimiter) switch
+            {
+                null => (char?)null,
+                "tab" or "\\t" => '\t',
+                { Length: 1 } one => one[0],
+                var other => ' ',
+            };
+            if (separator == ' ')
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]load stopped before any change:[/] --delimiter takes one character or 'tab', not '{parse.GetValue(delimiter)}'");
+                return 2;
+            }
             var options = new LoadOptions
             {
+                MaxDeletePercent = parse.GetValue(maxDeletePercent),
+                CsvEncoding = parse.GetValue(encoding),
+                CsvDelimiter = separator,
+                TimeZone = parse.GetValue(timeZone) ?? NonEmpty(Environment.GetEnvironmentVariable("Load__TimeZone")) ?? LoadOptions.DefaultTimeZone,
                 Directory = parse.GetValue(dir)!.FullName,
                 Mode = parse.GetValue(mode) == "upsert" ? LoadMode.Upsert : LoadMode.Snapshot,
                 MaxRejectRate = parse.GetValue(maxRejectRate),
@@ -60,9 +91,15 @@ public static class LoadCommand
                 AnsiConsole.MarkupLineInterpolated($"[red]load stopped before any change:[/] {e.Message}");
                 return 2;
             }
-            catch (Exception e) when (e is NpgsqlException or IOException)
+            catch (Exception e) when (e is NpgsqlException or IOException or UnauthorizedAccessException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]load failed, the previous data is untouched:[/] {e.Message}");
+                return 1;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A defect, not a file problem: said in one line, not as a stack trace.
+                AnsiConsole.MarkupLineInterpolated($"[red]load failed, the previous data is untouched:[/] {e.GetType().Name}: {e.Message}");
                 return 1;
             }
             Summary(result, DateTime.UtcNow - started);
@@ -72,6 +109,8 @@ public static class LoadCommand
         });
         return command;
     }
+
+    static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
     static void Summary(LoadResult r, TimeSpan elapsed)
     {
@@ -91,6 +130,12 @@ public static class LoadCommand
         AnsiConsole.MarkupLineInterpolated($"load [bold]{r.LoadId}[/] ({r.Mode.ToString().ToLowerInvariant()}, {r.Format}, version {r.DataVersion}): [{colour}]{r.Message}[/]");
         var totalRows = r.Files.Sum(f => (long)f.Rows);
         AnsiConsole.MarkupLineInterpolated($"rejected rows: {N(r.RejectedRows)} of {N(totalRows)} ({N(r.RejectedSubscribers)} subscribers kept as they were){(r.RejectsFile is null ? "" : " -> " + r.RejectsFile)}");
+        if (r.TopCauses.Count > 0)
+        {
+            AnsiConsole.MarkupLine(r.Outcome == LoadOutcome.Succeeded ? "most frequent reasons for rejected rows:" : "[red]why the rows were rejected[/] (most frequent first):");
+            foreach (var c in r.TopCauses)
+                AnsiConsole.MarkupLineInterpolated($"  {c.File}, column {c.Column}: {c.Reason} ({N(c.Rows)} rows)");
+        }
         if (r.Outcome == LoadOutcome.Succeeded)
             AnsiConsole.MarkupLineInterpolated($"subscribers changed: {N(r.ChangedIsdns.Count)}, removed: {N(r.DeletedIsdns.Count)}");
         AnsiConsole.MarkupLineInterpolated(

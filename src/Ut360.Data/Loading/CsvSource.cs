@@ -1,47 +1,101 @@
 using System.Globalization;
+using System.IO.Compression;
 using System.Text;
+using nietras.SeparatedValues;
 using Ut360.Data.Upstream;
 
 namespace Ut360.Data.Loading;
 
-/// Reads an upstream CSV file (UTF-8, header row, RFC 4180 quoting, invariant numbers,
-/// YYYY-MM-DD dates, JSON arrays as JSON text) into the same typed columns as Parquet.
-/// An empty unquoted field is NULL; a quoted empty field ("") is an empty string. CSV has no
-/// types, so a value that does not parse is a row problem, not a file problem.
+/// Reads an upstream CSV table (one file, gzip-compressed or not, or the part files of a
+/// Spark folder) with Sep into the same typed columns as Parquet. The text is UTF-8 unless a
+/// byte order mark or --encoding says otherwise, and is decoded strictly: a byte that is not
+/// valid in the encoding stops the load naming the file and the line. Header row, RFC 4180
+/// quoting, invariant numbers, dates as YYYY-MM-DD (or ISO timestamps, see
+/// <see cref="CalendarDates"/>), JSON arrays as JSON text. An empty unquoted field is NULL; a
+/// quoted empty field ("") is an empty string. A record whose field count differs from the
+/// header's, an unterminated quoted field, or a last record without its line break (a cut
+/// file) is rejected naming its row; CSV has no types, so a value that does not parse is a
+/// row problem, not a file problem.
 public static class CsvSource
 {
-    public static async Task<UpstreamTable> ReadAsync(string path, UpstreamFile file, Action<long>? rowsRead, CancellationToken ct)
+    static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    public static UpstreamTable Read(IReadOnlyList<string> parts, string tableName, UpstreamFile file, LoadReadOptions options,
+        Action<long>? rowsRead, CancellationToken ct)
     {
-        var fileName = Path.GetFileName(path);
-        using var reader = new StreamReader(path, new UTF8Encoding(false, true), true, 1 << 16);
-        var parser = new Parser(reader);
-
-        var header = parser.ReadRecord() ?? throw new LoadCheckException($"{fileName}: the file is empty (no header row)");
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < header.Count; i++)
-            index.TryAdd((header[i] ?? "").Trim(), i);
-        var wanted = new int[file.Columns.Count];
-        for (var c = 0; c < file.Columns.Count; c++)
-        {
-            if (!index.TryGetValue(file.Columns[c].Name, out wanted[c]))
-                throw new LoadCheckException($"{fileName}: column '{file.Columns[c].Name}' is missing from the header");
-        }
-
         var raw = new List<string?>[file.Columns.Count];
         for (var c = 0; c < raw.Length; c++)
             raw[c] = new List<string?>(1024);
-        var fieldCountErrors = new List<CellError>();
-        var rows = 0;
+        var errors = new List<CellError>();
+        foreach (var part in parts)
+        {
+            var partName = parts.Count == 1 ? tableName : tableName + "/" + Path.GetFileName(part);
+            ReadPart(part, partName, file, options, raw, errors, rowsRead, ct);
+        }
+
+        var rows = raw[0].Count;
+        var table = new UpstreamTable(file, tableName, rows);
+        table.CellErrors.AddRange(errors);
+        for (var c = 0; c < raw.Length; c++)
+            table.Set(file.Columns[c].Name, Convert(file.Columns[c], raw[c], table, options));
+        return table;
+    }
+
+    static Stream OpenStream(string path)
+    {
+        Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        return path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+    }
+
+    static void ReadPart(string path, string partName, UpstreamFile file, LoadReadOptions options, List<string?>[] raw,
+        List<CellError> errors, Action<long>? rowsRead, CancellationToken ct)
+    {
+        var first = raw[0].Count;
+        var line = 1;
         try
         {
-            while (parser.ReadRecord() is { } record)
+            if (options.CsvEncoding is null && LooksLikeUtf16(path))
+                throw new LoadCheckException($"{partName}: looks like UTF-16 without a byte order mark (NUL bytes between the characters); save it as UTF-8, or pass --encoding utf-16");
+            using var text = new TailReader(new StreamReader(OpenStream(path), options.CsvEncoding ?? StrictUtf8, true, 1 << 16));
+            using var reader = Sep.New(options.CsvDelimiter).Reader(o => o with { HasHeader = false, DisableColCountCheck = true }).From(text);
+            if (!reader.MoveNext())
+                throw new LoadCheckException($"{partName}: the file is empty (no header row)");
+            var header = Fields(reader.Current);
+            CheckHeader(partName, header, options);
+            var index = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < header.Length; i++)
+                index.TryAdd(Unquote(header[i]).Value?.Trim() ?? "", i);
+            var wanted = new int[file.Columns.Count];
+            for (var c = 0; c < file.Columns.Count; c++)
             {
-                if (record.Count == 1 && record[0] is null)
+                if (!index.TryGetValue(file.Columns[c].Name, out wanted[c]))
+                    throw new LoadCheckException($"{partName}: column '{file.Columns[c].Name}' is missing from the header");
+            }
+
+            var rows = first;
+            while (reader.MoveNext())
+            {
+                var record = reader.Current;
+                line = record.LineNumberFrom;
+                if (record.ColCount == 1 && record.Span.Length == 0)
                     continue; // a blank line, usually the last one
-                if (record.Count != header.Count)
-                    fieldCountErrors.Add(new(rows, "*", null, $"has {record.Count} fields, the header has {header.Count}"));
+                // A record with the wrong field count is rejected, but its fields are still
+                // read where they stand so its ISDN refuses the whole subscriber.
+                if (record.ColCount != header.Length)
+                    errors.Add(new(rows, "*", Clip(record.Span.ToString()),
+                        $"has {record.ColCount} fields, the header has {header.Length} (line {record.LineNumberFrom} of {partName})"));
                 for (var c = 0; c < raw.Length; c++)
-                    raw[c].Add(wanted[c] < record.Count ? record[wanted[c]] : null);
+                {
+                    if (wanted[c] >= record.ColCount)
+                    {
+                        raw[c].Add(null);
+                        continue;
+                    }
+                    var (value, closed) = Unquote(record[wanted[c]].Span);
+                    if (!closed)
+                        errors.Add(new(rows, file.Columns[c].Name, Clip(value?.TrimEnd('\r', '\n')), $"a quoted field is not closed (line {record.LineNumberFrom} of {partName})"));
+                    raw[c].Add(value);
+                }
                 rows++;
                 if ((rows & 0xFFFF) == 0)
                 {
@@ -49,34 +103,133 @@ public static class CsvSource
                     ct.ThrowIfCancellationRequested();
                 }
             }
+            rowsRead?.Invoke(rows & 0xFFFF);
+            // Every writer ends a record with a line break; a file that stops without one was
+            // cut, and its last record may have lost digits that still parse.
+            if (rows > first && text.Last is not ('\n' or '\r'))
+                errors.Add(new(rows - 1, "*", null, $"the file ends inside this record (no line break after it): it may be cut off ({partName})"));
         }
-        catch (DecoderFallbackException)
+        catch (DecoderFallbackException e)
         {
-            throw new LoadCheckException($"{fileName}: not valid UTF-8 (near data row {rows + 1})");
+            throw new LoadCheckException(options.CsvEncoding is { } enc
+                ? $"{partName}: not valid {enc.WebName} near line {line} (bytes {Hex(e.BytesUnknown)})"
+                : $"{partName}: not valid UTF-8: {Utf8Problem(path)}; a file saved by Excel on Vietnamese Windows is windows-1258 (pass --encoding windows-1258)");
         }
-        rowsRead?.Invoke(rows & 0xFFFF);
-
-        var table = new UpstreamTable(file, fileName, rows);
-        table.CellErrors.AddRange(fieldCountErrors);
-        for (var c = 0; c < raw.Length; c++)
-            table.Set(file.Columns[c].Name, Convert(file.Columns[c], raw[c], table));
-        await Task.CompletedTask;
-        return table;
+        catch (InvalidDataException e)
+        {
+            throw new LoadCheckException($"{partName}: not a readable gzip file ({e.Message})");
+        }
     }
 
-    static Array Convert(UpstreamColumn column, List<string?> values, UpstreamTable table)
+    // UTF-16 text of mostly ASCII characters has a zero byte in every other place; UTF-8
+    // text has none. With a byte order mark the reader decodes UTF-16 by itself.
+    static bool LooksLikeUtf16(string path)
+    {
+        using var stream = OpenStream(path);
+        var head = new byte[4096];
+        var n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n >= 2 && ((head[0] == 0xFF && head[1] == 0xFE) || (head[0] == 0xFE && head[1] == 0xFF)))
+            return false;
+        return n > 0 && head.AsSpan(0, n).Count((byte)0) * 4 > n;
+    }
+
+    static string[] Fields(SepReader.Row row)
+    {
+        var fields = new string[row.ColCount];
+        for (var i = 0; i < fields.Length; i++)
+            fields[i] = row[i].ToString();
+        return fields;
+    }
+
+    static void CheckHeader(string partName, string[] header, LoadReadOptions options)
+    {
+        var joined = string.Join(options.CsvDelimiter, header);
+        if (joined.Contains('\0'))
+            throw new LoadCheckException($"{partName}: the header holds NUL characters: the file looks like UTF-16 without a byte order mark (save it as UTF-8, or pass --encoding utf-16)");
+        if (header.Length == 1)
+        {
+            foreach (var candidate in new[] { ';', '\t', '|', ',' })
+            {
+                if (candidate != options.CsvDelimiter && joined.Contains(candidate))
+                {
+                    var shown = candidate == '\t' ? "tab" : $"'{candidate}'";
+                    throw new LoadCheckException($"{partName}: the header is one field holding {shown}: the separator looks like {shown}, not '{(options.CsvDelimiter == '\t' ? "tab" : options.CsvDelimiter)}' (pass --delimiter {(candidate == '\t' ? "tab" : candidate.ToString())})");
+                }
+            }
+        }
+    }
+
+    /// An RFC 4180 field as it stands in the record: quoted ("" inside is one quote, and a
+    /// quoted empty field is an empty string) or not (empty is NULL). Closed is false for a
+    /// quoted field that runs to the end of the file.
+    static (string? Value, bool Closed) Unquote(ReadOnlySpan<char> field)
+    {
+        if (field.Length == 0)
+            return (null, true);
+        if (field[0] != '"')
+            return (field.ToString(), true);
+        var closing = field.LastIndexOf('"');
+        if (closing == 0)
+            return (field[1..].ToString(), false);
+        // Anything between the closing quote and the separator is kept, as lenient readers do.
+        var inner = field[1..closing].ToString().Replace("\"\"", "\"", StringComparison.Ordinal);
+        return (closing == field.Length - 1 ? inner : inner + field[(closing + 1)..].ToString(), true);
+    }
+
+    static string? Clip(string? s) => s is { Length: > 200 } ? s[..200] + "…" : s;
+
+    static string Hex(byte[]? bytes) => bytes is null ? "?" : string.Join(' ', bytes.Select(b => "0x" + b.ToString("X2", CultureInfo.InvariantCulture)));
+
+    /// Where the first invalid UTF-8 sequence is: line, byte offset and the bytes (the
+    /// decoder's exception knows only its buffer, so the file is scanned again).
+    static string Utf8Problem(string path)
+    {
+        using var stream = OpenStream(path);
+        var buffer = new byte[1 << 16];
+        int kept = 0, read;
+        long offset = 0, line = 1;
+        while ((read = stream.Read(buffer, kept, buffer.Length - kept)) > 0 || kept > 0)
+        {
+            var span = buffer.AsSpan(0, kept + read);
+            var end = read == 0;
+            var i = 0;
+            while (i < span.Length)
+            {
+                var result = System.Text.Rune.DecodeFromUtf8(span[i..], out _, out var consumed);
+                if (result == System.Buffers.OperationStatus.NeedMoreData && !end)
+                    break;
+                if (result != System.Buffers.OperationStatus.Done)
+                    return $"line {line}, byte {offset + i} (bytes {Hex(span.Slice(i, Math.Min(consumed > 0 ? consumed : 1, span.Length - i)).ToArray())})";
+                if (span[i] == (byte)'\n')
+                    line++;
+                i += consumed;
+            }
+            offset += i;
+            kept = span.Length - i;
+            span[i..].CopyTo(buffer);
+            if (end)
+                break;
+        }
+        return "position unknown";
+    }
+
+    static Array Convert(UpstreamColumn column, List<string?> values, UpstreamTable table, LoadReadOptions options)
     {
         var n = values.Count;
         switch (column.Kind)
         {
             case ColumnKind.Int:
             {
+                // pandas writes a nullable integer column as float64: 1.0 is 1, 1.5 is no cluster.
                 var a = new int?[n];
                 for (var i = 0; i < n; i++)
                 {
                     if (values[i] is not { } s) continue;
-                    if (int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) a[i] = v;
-                    else table.CellErrors.Add(new(i, column.Name, s, "not an integer"));
+                    if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+                        && v == Math.Truncate(v) && v is >= int.MinValue and <= int.MaxValue)
+                        a[i] = (int)v;
+                    else
+                        table.CellErrors.Add(new(i, column.Name, s, "not an integer"));
                 }
                 return a;
             }
@@ -97,8 +250,9 @@ public static class CsvSource
                 for (var i = 0; i < n; i++)
                 {
                     if (values[i] is not { } s) continue;
-                    if (DateOnly.TryParseExact(s, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var v)) a[i] = v;
-                    else table.CellErrors.Add(new(i, column.Name, s, "not a date (YYYY-MM-DD)"));
+                    var (date, reason) = CalendarDates.Parse(s, options.TimeZone);
+                    if (reason is null) a[i] = date;
+                    else table.CellErrors.Add(new(i, column.Name, s, reason));
                 }
                 return a;
             }
@@ -107,81 +261,34 @@ public static class CsvSource
         }
     }
 
-    /// A minimal RFC 4180 reader: fields separated by commas, optionally quoted with "",
-    /// quotes doubled inside quoted fields, records ending in LF or CRLF (also inside quotes).
-    sealed class Parser(TextReader reader)
+    /// Remembers the last character read, so the reader can tell a file that ends with a line
+    /// break from one cut inside its last record.
+    sealed class TailReader(TextReader inner) : TextReader
     {
-        readonly char[] _buffer = new char[1 << 16];
-        int _pos, _len;
-        readonly StringBuilder _field = new();
-        readonly List<string?> _record = [];
+        public int Last { get; private set; } = -1;
 
-        int Next()
+        public override int Read(Span<char> buffer)
         {
-            if (_pos == _len)
-            {
-                _len = reader.Read(_buffer, 0, _buffer.Length);
-                _pos = 0;
-                if (_len == 0) return -1;
-            }
-            return _buffer[_pos++];
+            var n = inner.Read(buffer);
+            if (n > 0) Last = buffer[n - 1];
+            return n;
         }
 
-        int Peek()
+        public override int Read(char[] buffer, int index, int count) => Read(buffer.AsSpan(index, count));
+
+        public override int Read()
         {
-            if (_pos == _len)
-            {
-                _len = reader.Read(_buffer, 0, _buffer.Length);
-                _pos = 0;
-                if (_len == 0) return -1;
-            }
-            return _buffer[_pos];
+            var c = inner.Read();
+            if (c >= 0) Last = c;
+            return c;
         }
 
-        public List<string?>? ReadRecord()
+        public override int Peek() => inner.Peek();
+
+        protected override void Dispose(bool disposing)
         {
-            _record.Clear();
-            var ch = Peek();
-            if (ch == -1) return null;
-            while (true)
-            {
-                _field.Clear();
-                var quoted = false;
-                ch = Next();
-                if (ch == '"')
-                {
-                    quoted = true;
-                    while (true)
-                    {
-                        ch = Next();
-                        if (ch == -1) break;
-                        if (ch == '"')
-                        {
-                            if (Peek() == '"') { Next(); _field.Append('"'); continue; }
-                            ch = Next();
-                            break;
-                        }
-                        _field.Append((char)ch);
-                    }
-                    // Anything between the closing quote and the separator is kept, as lenient readers do.
-                    while (ch != ',' && ch != '\n' && ch != -1)
-                    {
-                        if (ch != '\r') _field.Append((char)ch);
-                        ch = Next();
-                    }
-                }
-                else
-                {
-                    while (ch != ',' && ch != '\n' && ch != -1)
-                    {
-                        _field.Append((char)ch);
-                        ch = Next();
-                    }
-                    if (_field.Length > 0 && _field[^1] == '\r') _field.Length--;
-                }
-                _record.Add(quoted || _field.Length > 0 ? _field.ToString() : null);
-                if (ch != ',') return _record;
-            }
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
         }
     }
 }

@@ -239,8 +239,9 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         var clock = Stopwatch.StartNew();
         void Lap(string stage) { timings.Add((stage, clock.Elapsed)); clock.Restart(); }
 
-        var (format, paths) = Locate(options.Directory);
-        var hashes = paths.Select(p => Task.Run(() => HashAsync(p, ct), ct)).ToArray();
+        var read = LoadReadOptions.From(options);
+        var (format, sources) = Locate(options.Directory);
+        var hashes = sources.Select(s => Task.Run(() => HashAsync(s.Parts, ct), ct)).ToArray();
 
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using (var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(@k)", conn) { CommandTimeout = 0 })
@@ -275,17 +276,38 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
 
         try
         {
-            return await RunAsync(conn, loadId, startedAt, options, format, paths, hashes, progress, timings, Lap, ct);
+            return await RunAsync(conn, loadId, startedAt, options, read, format, sources, hashes, progress, timings, Lap, ct);
         }
         catch (Exception e)
         {
             await RecordFailureAsync(loadId, e is OperationCanceledException ? "cancelled" : e.Message);
             throw;
         }
+        finally
+        {
+            await UnlockAsync(conn);
+        }
+    }
+
+    // The lock is the session's: a pooled connection would keep holding it after the load.
+    // A broken connection has lost it already.
+    static async Task UnlockAsync(NpgsqlConnection conn)
+    {
+        if (conn.State != System.Data.ConnectionState.Open)
+            return;
+        try
+        {
+            await using var cmd = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", conn) { CommandTimeout = 30 };
+            await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // Closing the connection ends the session, and the lock with it.
+        }
     }
 
     async Task<LoadResult> RunAsync(NpgsqlConnection conn, long loadId, DateTimeOffset startedAt, LoadOptions options,
-        string format, string[] paths, Task<(string Sha, long Bytes)>[] hashes, IProgress<LoadProgress>? progress,
+        LoadReadOptions read, string format, UpstreamSource[] sources, Task<(string Sha, long Bytes)>[] hashes, IProgress<LoadProgress>? progress,
         List<(string, TimeSpan)> timings, Action<string> lap, CancellationToken ct)
     {
         // Read: column-wise into typed arrays. Missing columns and wrong types throw here.
@@ -296,13 +318,14 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         for (var f = 0; f < 3; f++)
         {
             var file = UpstreamFormat.Files[f];
-            var stage = "read " + Path.GetFileName(paths[f]);
+            var source = sources[f];
+            var stage = "read " + source.Name;
             long done = 0;
             progress?.Report(new(stage, 0, 0));
             Action<long> onRows = n => { done += n; progress?.Report(new(stage, done, 0)); };
             tables[f] = format == "parquet"
-                ? await ParquetSource.ReadAsync(paths[f], file, onRows, ct)
-                : await CsvSource.ReadAsync(paths[f], file, onRows, ct);
+                ? ParquetSource.Read(source.Parts, source.Name, file, read, onRows, ct)
+                : CsvSource.Read(source.Parts, source.Name, file, read, onRows, ct);
         }
         lap("read");
 
@@ -315,7 +338,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         for (var f = 0; f < 3; f++)
         {
             var (sha, bytes) = await hashes[f];
-            files[f] = new SourceFile(Path.GetFileName(paths[f]), sha, bytes, tables[f].Rows);
+            files[f] = new SourceFile(sources[f].Name, sha, bytes, tables[f].Rows);
         }
         var version = options.DataVersion ?? "sha-" + Convert.ToHexStringLower(
             SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('|', files.Select(f => f.Sha256)))))[..12];
@@ -333,6 +356,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             LoadId = loadId, DataVersion = version, Mode = options.Mode, Format = format, Files = files,
             RejectedRows = checks.RejectedRows, RejectedSubscribers = checks.RejectedSubscribers.Count,
             RejectsFile = rejectsPath, StartedAt = startedAt, Outcome = LoadOutcome.Refused,
+            TopCauses = checks.TopCauses(5),
         };
 
         var accepted = recs.Rows - Count(checks.RecRejected);
@@ -406,11 +430,20 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             await using (var tx = await conn.BeginTransactionAsync(ct))
             {
                 await Exec(conn, "SET LOCAL work_mem = '256MB'", ct);
+                var (liveRecs, liveMonthly) = await LiveCountsAsync(conn, ct);
                 monDel = await Count(conn, options.Mode == LoadMode.Snapshot ? DeleteMonthlySnapshot : DeleteMonthlyUpsert, ct); Step();
                 if (options.Mode == LoadMode.Snapshot)
                 {
                     profDel = await Count(conn, DeleteProfiles, ct); Step();
                     recDel = await Count(conn, DeleteRecs, ct); Step();
+                }
+                if (await MassDeletionAsync(conn, options.MaxDeletePercent, recDel, liveRecs, monDel, liveMonthly, ct) is { } guard)
+                {
+                    await tx.RollbackAsync(ct);
+                    await using var cmd = FinishCommand(conn, result with { Message = guard }, "refused", needsSync: false);
+                    await cmd.ExecuteNonQueryAsync(ct);
+                    await Exec(conn, "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed", ct);
+                    return result with { Message = guard, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
                 }
                 recUpd = await Count(conn, UpdateRecs, ct); Step();
                 recIns = await Count(conn, InsertRecs, ct); Step();
@@ -467,6 +500,39 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
         cmd.Parameters.AddWithValue("id", loadId);
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    static async Task<(long Recs, long Monthly)> LiveCountsAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT (SELECT count(*) FROM recommendations), (SELECT count(*) FROM subscriber_monthly_arpu)", conn) { CommandTimeout = 0 };
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    /// The mass-change guard: inside the merge transaction, after the deletes and before
+    /// anything is committed. A snapshot that lost its tail in an interrupted copy, or keys
+    /// that all changed shape, would otherwise delete history that is still true. Returns the
+    /// refusal (what would have been deleted, with examples) or null.
+    static async Task<string?> MassDeletionAsync(NpgsqlConnection conn, double maxPercent, int recDel, long liveRecs,
+        int monDel, long liveMonthly, CancellationToken ct)
+    {
+        static bool Over(long deleted, long live, double max) => live > 0 && deleted * 100.0 > max * live;
+        if (!Over(recDel, liveRecs, maxPercent) && !Over(monDel, liveMonthly, maxPercent))
+            return null;
+        var examples = new List<string>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT DISTINCT isdn FROM load_changed WHERE deleted OR tbl = 'm' ORDER BY isdn LIMIT 3", conn) { CommandTimeout = 0 })
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+                examples.Add(reader.GetString(0));
+        }
+        static string Share(long n, long of) => of == 0 ? "0 %" : (n * 100.0 / of).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + " %";
+        return $"refused: the load would delete {recDel:N0} of {liveRecs:N0} subscribers ({Share(recDel, liveRecs)}) and {monDel:N0} of {liveMonthly:N0} monthly rows "
+            + $"({Share(monDel, liveMonthly)}), more than the allowed {maxPercent.ToString(System.Globalization.CultureInfo.InvariantCulture)} % "
+            + $"(for example {string.Join(", ", examples)}); nothing was changed. If the files are right, load them with --max-delete-percent 100";
     }
 
     /// Records the outcome in data_loads inside the load's transaction, so the record and the
@@ -540,28 +606,43 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         }
     }
 
-    /// The three upstream files, all Parquet or all CSV (Parquet wins when both are there).
-    static (string Format, string[] Paths) Locate(string directory)
+    /// The three upstream tables, all Parquet or all CSV (Parquet wins when both are there).
+    /// A table is a file (`recommendations.parquet`, `.csv`, `.csv.gz`) or a Spark/Hive folder
+    /// (`recommendations/` or `recommendations.parquet/`) of part files read as one table.
+    static (string Format, UpstreamSource[] Sources) Locate(string directory)
     {
         if (!Directory.Exists(directory))
             throw new LoadCheckException($"{directory}: no such directory");
-        var parquet = UpstreamFormat.Files.Select(f => Path.Combine(directory, f.ParquetFile)).ToArray();
-        var csv = UpstreamFormat.Files.Select(f => Path.Combine(directory, f.CsvFile)).ToArray();
-        var format = File.Exists(parquet[0]) ? "parquet" : File.Exists(csv[0]) ? "csv" : null;
-        if (format is null)
-            throw new LoadCheckException($"{UpstreamFormat.Recommendations.ParquetFile}: missing (neither it nor {UpstreamFormat.Recommendations.CsvFile} is in {directory})");
-        var paths = format == "parquet" ? parquet : csv;
-        foreach (var p in paths)
-            if (!File.Exists(p))
-                throw new LoadCheckException($"{Path.GetFileName(p)}: missing from {directory} (the load reads {string.Join(", ", paths.Select(Path.GetFileName))})");
-        return (format, paths);
+        var first = UpstreamSource.Find(directory, UpstreamFormat.Recommendations, null)
+            ?? throw new LoadCheckException($"{UpstreamFormat.Recommendations.ParquetFile}: missing (neither it nor {UpstreamFormat.Recommendations.CsvFile}, .csv.gz or a folder of part files is in {directory})");
+        var sources = new UpstreamSource[3];
+        sources[0] = first;
+        for (var f = 1; f < 3; f++)
+        {
+            var file = UpstreamFormat.Files[f];
+            sources[f] = UpstreamSource.Find(directory, file, first.Format)
+                ?? throw new LoadCheckException($"{(first.Format == "parquet" ? file.ParquetFile : file.CsvFile)}: missing from {directory} (the load reads {string.Join(", ", UpstreamFormat.Files.Select(u => first.Format == "parquet" ? u.ParquetFile : u.CsvFile))}, as files or folders of part files)");
+        }
+        return (first.Format, sources);
     }
 
-    static async Task<(string, long)> HashAsync(string path, CancellationToken ct)
+    /// sha256 of a table's bytes (its parts in order) and their size.
+    static async Task<(string, long)> HashAsync(IReadOnlyList<string> parts, CancellationToken ct)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        var hash = await SHA256.HashDataAsync(stream, ct);
-        return (Convert.ToHexStringLower(hash), stream.Length);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long bytes = 0;
+        foreach (var part in parts)
+        {
+            await using var stream = new FileStream(part, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+            int n;
+            while ((n = await stream.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, n);
+                bytes += n;
+            }
+        }
+        return (Convert.ToHexStringLower(hash.GetHashAndReset()), bytes);
     }
 
     static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct)

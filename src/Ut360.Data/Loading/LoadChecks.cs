@@ -51,6 +51,16 @@ public sealed class LoadChecks
         ["arpu_total"] = new(10, 2, 0, null),
     };
 
+    /// Amounts that are sums of money as handed over (advance and top-up denominations):
+    /// whole VND, and at least 1,000 VND when not zero. A fractional or tiny value is a number
+    /// written with the thousands separator of vi-VN (20.000 = 20,000) read as a decimal point.
+    static readonly HashSet<string> WholeVndAmounts = new(StringComparer.Ordinal)
+    {
+        "advance_amount", "topup_avg_amount", "topup_min_amount", "topup_max_amount",
+    };
+
+    const double MinVndAmount = 1000;
+
     public static int ScaleOf(string column) => NumberRules[column].Scale;
 
     /// The value as PostgreSQL stores it in DECIMAL(p, s): rounded half away from zero, as
@@ -84,6 +94,7 @@ public sealed class LoadChecks
     {
         var checks = new LoadChecks(recs, profiles, monthly);
         checks.CheckCells(recs, checks.RecRejected);
+        checks.CheckRevenueWithinAdvance();
         checks.CheckCells(profiles, checks.ProfileRejected);
         checks.CheckCells(monthly, checks.MonthlyRejected);
         checks.CheckKeys();
@@ -133,6 +144,41 @@ public sealed class LoadChecks
         }
     }
 
+    /// The operator's revenue from one advance is its fee, a share of the advance
+    /// (docs/data-format.md: 30 %); more than the advance itself is a unit or column mix-up.
+    void CheckRevenueWithinAdvance()
+    {
+        var advance = Recommendations.Number("advance_amount");
+        var revenue = Recommendations.Number("revenue_per_advance");
+        for (var i = 0; i < advance.Length; i++)
+            if (!RecRejected[i] && advance[i] is { } a && revenue[i] is { } r && r > a)
+                Reject(Recommendations, RecRejected, i, "revenue_per_advance", r.ToString("R", CultureInfo.InvariantCulture),
+                    $"more than the advance itself ({a.ToString("R", CultureInfo.InvariantCulture)} VND)");
+    }
+
+    /// The most frequent reasons, most frequent first: what a refusal prints on the console.
+    /// Rows refused only because another row of their subscriber was are left out, and the
+    /// row-specific tail of a reason ("(also row 5)", "(line 9 of …)") is not part of it.
+    public IReadOnlyList<RejectCause> TopCauses(int count) => Problems
+        .Where(p => !p.Reason.StartsWith(CascadeReason, StringComparison.Ordinal))
+        .GroupBy(p => (p.File, p.Column, Reason: ReasonKey(p.Reason)))
+        .Select(g => new RejectCause(g.Key.File, g.Key.Column, g.Key.Reason, g.Count()))
+        .OrderByDescending(c => c.Rows).ThenBy(c => c.File, StringComparer.Ordinal).ThenBy(c => c.Column, StringComparer.Ordinal)
+        .Take(count)
+        .ToList();
+
+    const string CascadeReason = "subscriber refused because of ";
+
+    static string ReasonKey(string reason)
+    {
+        foreach (var tail in new[] { " (also row ", " (line ", " (no line break" })
+        {
+            var i = reason.IndexOf(tail, StringComparison.Ordinal);
+            if (i > 0) return reason[..i];
+        }
+        return reason;
+    }
+
     void CheckRequired<T>(UpstreamTable table, bool[] rejected, UpstreamColumn column, T?[] values) where T : struct
     {
         if (!column.Required)
@@ -148,31 +194,64 @@ public sealed class LoadChecks
         "subscriber_type" => Vocabulary.SubscriberTypes,
         "service_type" => Vocabulary.ServiceTypes,
         "bad_debt_risk" => Vocabulary.RiskLevels,
+        "arpu_trend" => Vocabulary.Trends,
+        "user_type" => Vocabulary.UserTypes,
+        "topup_frequency_class" => Vocabulary.TopupFrequencyClasses,
         _ => null,
     };
+
+    // What pandas, Spark and SQL exports write for a missing value when they print it as text.
+    static readonly string[] NullsAsText = ["None", "NULL", "null", "nan", "NaN", "NA", "<NA>", "NaT", "N/A", "#N/A"];
 
     void CheckText(UpstreamTable table, bool[] rejected, UpstreamColumn column, string?[] values)
     {
         var allowed = AllowedSet(column.Name);
         var isMonth = column.Name == "data_month";
+        var isIsdn = column.Name == "isdn";
+        var cellErrorRows = table.CellErrors.Where(e => e.Column == column.Name).Select(e => e.Row).ToHashSet();
         for (var i = 0; i < values.Length; i++)
         {
             var v = values[i];
             if (v is null || (column.Required && v.Length == 0))
             {
-                if (column.Required)
+                if (column.Required && !cellErrorRows.Contains(i))
                     Reject(table, rejected, i, column.Name, v, "required value is missing");
                 continue;
             }
-            if (allowed is not null && Array.IndexOf(allowed, v) < 0)
-                Reject(table, rejected, i, column.Name, v, $"not one of {string.Join(", ", allowed)}");
+            // Stored in NFC, so that = 'Tăng trưởng' finds a label written decomposed.
+            if (!v.IsNormalized())
+                values[i] = v = v.Normalize();
+            if (isIsdn)
+            {
+                if (IsdnProblem(v) is { } problem)
+                    Reject(table, rejected, i, column.Name, v, problem);
+            }
+            else if (allowed is not null && Array.IndexOf(allowed, v) < 0)
+                Reject(table, rejected, i, column.Name, v, Array.IndexOf(allowed, v.Trim()) >= 0
+                    ? $"padded with spaces (a CHAR column?): not one of {string.Join(", ", allowed)} until trimmed"
+                    : $"not one of {string.Join(", ", allowed)}");
             else if (isMonth && !IsMonth(v))
                 Reject(table, rejected, i, column.Name, v, "not a month (YYYYMM)");
+            else if (Array.IndexOf(NullsAsText, v) >= 0)
+                Reject(table, rejected, i, column.Name, v, "a missing value written as text; write NULL (an empty CSV field) instead");
             else if (column.MaxLength is { } max && v.Length > max && CharCount(v) > max)
                 Reject(table, rejected, i, column.Name, v, $"longer than {max} characters");
             else if (v.Contains('\0'))
                 Reject(table, rejected, i, column.Name, v, "contains a NUL character");
         }
+    }
+
+    /// The design's ISDN: the base64 of one AES block (16 bytes), so 24 characters ending in
+    /// "==". Anything else (spaces around it, a phone number in clear) would be a new,
+    /// unfindable subscriber rather than the one it was meant to be.
+    static string? IsdnProblem(string v)
+    {
+        if (v.Length > 0 && (char.IsWhiteSpace(v[0]) || char.IsWhiteSpace(v[^1])))
+            return "has spaces around it (an ISDN is 24 base64 characters)";
+        Span<byte> block = stackalloc byte[18];
+        return v.Length == 24 && v.EndsWith("==", StringComparison.Ordinal) && Convert.TryFromBase64String(v, block, out var n) && n == 16
+            ? null
+            : "not an ISDN: 24 base64 characters (one AES block) expected";
     }
 
     static int CharCount(string s)
@@ -199,6 +278,8 @@ public sealed class LoadChecks
                     Reject(table, rejected, i, column.Name, v, "required value is missing");
                 continue;
             }
+            if (!v.IsNormalized())
+                values[i] = v = v.Normalize();
             if (!IsStringArray(v))
                 Reject(table, rejected, i, column.Name, v, "not a JSON array of strings");
         }
@@ -232,6 +313,7 @@ public sealed class LoadChecks
     void CheckNumbers(UpstreamTable table, bool[] rejected, UpstreamColumn column, double?[] values)
     {
         var rule = NumberRules[column.Name];
+        var wholeVnd = WholeVndAmounts.Contains(column.Name);
         var limit = Math.Pow(10, rule.Precision - rule.Scale);
         var cellErrorRows = table.CellErrors.Where(e => e.Column == column.Name).Select(e => e.Row).ToHashSet();
         for (var i = 0; i < values.Length; i++)
@@ -251,6 +333,10 @@ public sealed class LoadChecks
                 reason = $"outside 0–{max}";
             else if (Math.Abs(v) >= limit || Math.Abs(ToNumeric(v, rule.Scale)) >= (decimal)limit)
                 reason = $"too large for DECIMAL({rule.Precision},{rule.Scale})";
+            else if (wholeVnd && v != Math.Truncate(v))
+                reason = "not a whole number of VND (a vi-VN number such as 20.000 means 20,000; write it without separators)";
+            else if (wholeVnd && v is > 0 and < MinVndAmount)
+                reason = $"below {MinVndAmount:N0} VND, the smallest amount there is (a vi-VN 20.000 means 20,000; write it without separators)";
             if (reason is not null)
                 Reject(table, rejected, i, column.Name, v.ToString("R", CultureInfo.InvariantCulture), reason);
         }
@@ -346,7 +432,7 @@ public sealed class LoadChecks
             var isdn = table.Text("isdn");
             for (var i = 0; i < rejected.Length; i++)
                 if (!rejected[i] && isdn[i] is { } s && firstProblem.TryGetValue(s, out var where))
-                    Reject(table, rejected, i, "isdn", s, $"subscriber refused because of {where}");
+                    Reject(table, rejected, i, "isdn", s, CascadeReason + where);
         }
         Spread(Recommendations, RecRejected);
         Spread(Profiles, ProfileRejected);

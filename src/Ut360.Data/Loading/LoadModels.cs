@@ -18,6 +18,50 @@ public sealed record LoadOptions
     public string? RejectsFile { get; init; }
     /// Default: "sha-" and the first 12 hex digits of a hash over the files' sha256.
     public string? DataVersion { get; init; }
+    /// Refuse the load (before commit) when it would delete more than this percentage of the
+    /// live subscribers or of the live monthly rows. 100 allows any deletion.
+    public double MaxDeletePercent { get; init; } = 5;
+    /// The business time zone (IANA id): a Date column holding an instant means its calendar
+    /// date here. Configuration key Load:TimeZone.
+    public string TimeZone { get; init; } = DefaultTimeZone;
+    /// The CSV files' encoding (an IANA/Windows name such as windows-1258 or utf-16);
+    /// default: UTF-8, or what a byte order mark says.
+    public string? CsvEncoding { get; init; }
+    /// The CSV separator; default ','.
+    public char? CsvDelimiter { get; init; }
+
+    public const string DefaultTimeZone = "Asia/Ho_Chi_Minh";
+}
+
+/// What the readers need of the options, resolved once: the time zone and the CSV dialect.
+public sealed record LoadReadOptions(TimeZoneInfo TimeZone, System.Text.Encoding? CsvEncoding, char CsvDelimiter)
+{
+    public static LoadReadOptions From(LoadOptions options)
+    {
+        TimeZoneInfo zone;
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(options.TimeZone);
+        }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new LoadCheckException($"time zone '{options.TimeZone}' (Load:TimeZone) is not known to this system");
+        }
+        System.Text.Encoding? encoding = null;
+        if (options.CsvEncoding is { } name)
+        {
+            System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Instance);
+            try
+            {
+                encoding = System.Text.Encoding.GetEncoding(name, System.Text.EncoderFallback.ExceptionFallback, System.Text.DecoderFallback.ExceptionFallback);
+            }
+            catch (ArgumentException)
+            {
+                throw new LoadCheckException($"encoding '{name}' is not known (examples: utf-8, windows-1258, utf-16)");
+            }
+        }
+        return new(zone, encoding, options.CsvDelimiter ?? ',');
+    }
 }
 
 public enum LoadOutcome { Succeeded, Refused }
@@ -44,6 +88,8 @@ public sealed record LoadResult
     public TableChanges Profiles { get; init; } = new(0, 0, 0);
     public TableChanges Monthly { get; init; } = new(0, 0, 0);
     public int StatsRows { get; init; }
+    /// The most frequent reasons rows were rejected, most frequent first (at most 5).
+    public IReadOnlyList<RejectCause> TopCauses { get; init; } = [];
     public IReadOnlySet<string> ChangedIsdns { get; init; } = new HashSet<string>();
     public IReadOnlySet<string> DeletedIsdns { get; init; } = new HashSet<string>();
     public DateTimeOffset StartedAt { get; init; }
@@ -54,6 +100,9 @@ public sealed record LoadResult
     public int Updated => Recommendations.Updated + Profiles.Updated + Monthly.Updated;
     public int Deleted => Recommendations.Deleted + Profiles.Deleted + Monthly.Deleted;
 }
+
+/// Rows rejected for one reason in one column of one file.
+public sealed record RejectCause(string File, string Column, string Reason, int Rows);
 
 /// Progress of one stage: Done of Total units (rows, or 1 for a stage without a count).
 public readonly record struct LoadProgress(string Stage, long Done, long Total);
