@@ -398,7 +398,6 @@ describe('UT360 web against the real service', () => {
 
     await page.goto(`${BASE_URL}/#/analytics`);
     await page.getByTestId('an-clusters').waitFor();
-    await page.locator('[data-testid="chart"] .recharts-yAxis').first().waitFor();
     await expectAccessible(page, 'analytics');
     for (const sel of ['[data-testid="an-services"]', '[data-testid="an-risk"]', '[data-testid="an-clusters"]']) {
       expect(await page.locator(sel).evaluate(el => el.parentElement!.scrollWidth <= el.parentElement!.clientWidth + 1), sel).toBe(true);
@@ -407,14 +406,17 @@ describe('UT360 web against the real service', () => {
     const all = (await page.getByTestId('chart').allTextContents()).join(' ');
     expect(all).toContain('Số tiền (₫)');
     expect(all).toContain('Số thuê bao');
-    const ticks = await page.locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents();
-    expect(ticks.some(t => /(tỷ|triệu|nghìn)/.test(t))).toBe(true);
-    expect(ticks.every(t => !/\d\s?[TN]$/.test(t.trim()))).toBe(true);
+    // Recharts draws the ticks after measuring its box: wait for them, then read every chart's text.
+    await page.locator('[data-testid="chart"]').first().filter({ hasText: /\d (tỷ|triệu|nghìn)/ }).waitFor();
+    const yAxes = (await page.locator('[data-testid="chart"]').allTextContents()).join(' | ');
+    expect(yAxes, yAxes).toMatch(/\d (tỷ|triệu|nghìn)/);
+    expect(yAxes, yAxes).not.toMatch(/\d\s?[TN](\s|\||$)/);
     await page.getByTestId('lang-switch').click();
     await page.getByText('Amount (₫)').first().waitFor();
-    const ticksEn = await page.locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents();
-    expect(ticksEn.some(t => /(billion|million|thousand)/.test(t))).toBe(true);
-    expect(ticksEn.every(t => !/\d\s?T$/.test(t.trim()))).toBe(true);
+    await page.locator('[data-testid="chart"]').first().filter({ hasText: /\d (billion|million|thousand)/ }).waitFor();
+    const yAxesEn = (await page.locator('[data-testid="chart"]').allTextContents()).join(' | ');
+    expect(yAxesEn, yAxesEn).toMatch(/\d (billion|million|thousand)/);
+    expect(yAxesEn, yAxesEn).not.toMatch(/\d\s?[TKMB](\s|\||$)/);
     await page.getByTestId('lang-switch').click();
 
     await page.goto(`${BASE_URL}/#/bulk`);
@@ -459,6 +461,7 @@ describe('UT360 web against the real service', () => {
       expect(box, path).not.toBeNull();
       expect(box!.x >= 0 && box!.x + box!.width <= PHONE.width && box!.y + box!.height <= PHONE.height, path).toBe(true);
       expect(box!.height, path).toBeGreaterThanOrEqual(24);
+      expect(box!.width, path).toBeGreaterThanOrEqual(100); // a full-width grid, not a squeezed column
     }
     await screenshot(page, 'menu-phone');
     await page.getByTestId('nav-lists').click();

@@ -106,10 +106,10 @@ public static class BulkApi
                 var lastSync = await synced;
                 timing.AddRedis(start);
                 gate.Success();
-                if (bytes is not null && IsFresh(remaining, lastSync) && Elements(bytes, unique.Length) is { } cachedElements)
+                if (bytes is not null && IsFresh(remaining, lastSync) && Elements(bytes, unique.Length) is var (cachedElements, cachedFound))
                 {
                     timing.Outcome = CacheOutcome.Hit;
-                    return new BulkResult(unique.Length, CountFound(bytes), true, bytes, cachedElements, order, list, timing);
+                    return new BulkResult(unique.Length, cachedFound, true, bytes, cachedElements, order, list, timing);
                 }
             }
             catch (Exception e) when (RedisGate.IsRedisFault(e))
@@ -127,14 +127,16 @@ public static class BulkApi
         // queued behind the write, so a repeat of the list finds it.
         if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
             answers.Keep(key, results);
-        return new BulkResult(unique.Length, found, false, results, Elements(results.Span, unique.Length)!, order, list, timing);
+        return new BulkResult(unique.Length, found, false, results, Elements(results.Span, unique.Length)!.Value.Elements, order, list, timing);
     }
 
-    /// Where each element of a structure-G array starts and ends; null when the array does not
-    /// hold exactly <paramref name="count"/> objects (then it is not this list's answer).
-    static Range[]? Elements(ReadOnlySpan<byte> json, int count)
+    /// Where each element of a structure-G array starts and ends, and how many were found, in one
+    /// pass; null when the array does not hold exactly <paramref name="count"/> objects (then it
+    /// is not this list's answer). Each element starts {"isdn":…,"found":…} (Serialize).
+    static (Range[] Elements, int Found)? Elements(ReadOnlySpan<byte> json, int count)
     {
         var ranges = new Range[count];
+        var found = 0;
         var reader = new Utf8JsonReader(json);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
             return null;
@@ -144,10 +146,17 @@ public static class BulkApi
             if (i == count)
                 return null;
             var start = (int)reader.TokenStartIndex;
-            reader.Skip();
+            // "isdn", its value, "found", its value; then the rest of the object.
+            if (!reader.Read() || !reader.Read() || !reader.Read() || !reader.ValueTextEquals("found"u8) || !reader.Read())
+                return null;
+            if (reader.TokenType == JsonTokenType.True)
+                found++;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    reader.Skip();
             ranges[i++] = start..(int)reader.BytesConsumed;
         }
-        return i == count ? ranges : null;
+        return i == count ? (ranges, found) : null;
     }
 
     static ProblemHttpResult TooLarge(string detail) =>
@@ -206,17 +215,6 @@ public static class BulkApi
         writer.WriteEndArray();
         writer.Flush();
         return (buffer.WrittenMemory, found);
-    }
-
-    static int CountFound(byte[] json)
-    {
-        var reader = new Utf8JsonReader(json);
-        var found = 0;
-        while (reader.Read())
-            if (reader.CurrentDepth == 2 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("found"u8)
-                && reader.Read() && reader.TokenType == JsonTokenType.True)
-                found++;
-        return found;
     }
 }
 

@@ -87,18 +87,7 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             : $"SELECT isdn FROM recommendations WHERE {segment.Where} ORDER BY isdn";
         await using var cmd = db.CreateCommand(sql);
         cmd.Parameters.Add(segment.Parameter());
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var batch = new List<string>(RecommendationCsv.BatchSize);
-        while (await reader.ReadAsync(ct))
-        {
-            batch.Add(reader.GetString(0));
-            if (batch.Count == RecommendationCsv.BatchSize)
-            {
-                yield return batch;
-                batch = new List<string>(RecommendationCsv.BatchSize);
-            }
-        }
-        if (batch.Count > 0)
+        await foreach (var batch in RecommendationCsv.IsdnBatchesAsync(cmd, ct))
             yield return batch;
     }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using nietras.SeparatedValues;
+using Npgsql;
 using Ut360.Api.Recommendations;
 
 namespace Ut360.Api.Segments;
@@ -46,6 +48,24 @@ public static class RecommendationCsv
             }
         }
         await DrainAsync(text, body, ct);
+    }
+
+    /// The ISDNs in the first column of a query's rows, a batch at a time.
+    public static async IAsyncEnumerable<List<string>> IsdnBatchesAsync(NpgsqlCommand cmd, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var batch = new List<string>(BatchSize);
+        while (await reader.ReadAsync(ct))
+        {
+            batch.Add(reader.GetString(0));
+            if (batch.Count == BatchSize)
+            {
+                yield return batch;
+                batch = new List<string>(BatchSize);
+            }
+        }
+        if (batch.Count > 0)
+            yield return batch;
     }
 
     static void Row(SepWriter writer, RecommendationView v)

@@ -86,18 +86,7 @@ public static class SegmentSearchApi
     {
         await using var cmd = db.CreateCommand($"SELECT isdn FROM recommendations WHERE {filter.Where} ORDER BY {SegmentSearch.OrderBy}");
         filter.AddParameters(cmd.Parameters);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var batch = new List<string>(RecommendationCsv.BatchSize);
-        while (await reader.ReadAsync(ct))
-        {
-            batch.Add(reader.GetString(0));
-            if (batch.Count == RecommendationCsv.BatchSize)
-            {
-                yield return batch;
-                batch = new List<string>(RecommendationCsv.BatchSize);
-            }
-        }
-        if (batch.Count > 0)
+        await foreach (var batch in RecommendationCsv.IsdnBatchesAsync(cmd, ct))
             yield return batch;
     }
 

@@ -1,5 +1,5 @@
 import type {
-  BulkResult, CacheStats, ClusterAnalytics, CursorPage, Profile, Recommendation, RiskAnalytics, SegmentFilter, SegmentPage,
+  BulkResult, CacheStats, ClusterAnalytics, Profile, Recommendation, RiskAnalytics, SegmentFilter, SegmentPage,
   ServiceAnalytics, ServicePage, Stats, SyncRun,
 } from './types';
 
@@ -134,17 +134,11 @@ export const api = {
     getJson<Profile>(`${V1}/profiles/by-msisdn/${enc(msisdn)}`, { signal }),
   serviceList: (type: string, offset: number, limit: number, signal?: AbortSignal) =>
     getJson<ServicePage>(`${V1}/services/${enc(type)}/recommendations?offset=${offset}&limit=${limit}`, { signal }),
-  riskList: (level: string, cursor: string, limit: number, signal?: AbortSignal) =>
-    getJson<CursorPage>(`${V1}/risk/${enc(level)}/subscribers?cursor=${enc(cursor)}&limit=${limit}&details=true`, { signal }),
-  clusterList: (id: string, cursor: string, limit: number, signal?: AbortSignal) =>
-    getJson<CursorPage>(`${V1}/clusters/${enc(id)}/subscribers?cursor=${enc(cursor)}&limit=${limit}&details=true`, { signal }),
   segment: (f: SegmentFilter, offset: number, limit: number, signal?: AbortSignal) =>
     getJson<SegmentPage>(`${V1}/segments?${segmentQuery(f)}&offset=${offset}&limit=${limit}`, { signal }),
   /** The whole segment with the recommendation's columns (CSV, UTF-8 BOM, streamed by the API). */
   segmentExport: (f: SegmentFilter, signal?: AbortSignal) =>
     send(`${V1}/segments/export?${segmentQuery(f)}`, { headers: { Accept: 'text/csv' }, signal }),
-  exportCsv: (segment: 'services' | 'risk' | 'clusters', id: string, signal?: AbortSignal) =>
-    send(`${V1}/${segment}/${enc(id)}/export?format=csv`, { headers: { Accept: 'text/csv' }, signal }),
   /** UC6 with a pasted list or an uploaded CSV as it is: the API reads its isdn column and reports bad lines. */
   bulkCsv: (csv: string, signal?: AbortSignal) =>
     getJson<BulkResult>(`${V1}/recommendations/bulk`, {

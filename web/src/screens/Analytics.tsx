@@ -95,7 +95,7 @@ function ServiceBars({ data, format, yTitle, children }: { data: object[]; forma
           <YAxis fontSize={12} width={84} tickFormatter={v => compactFmt[lang].format(v as number)}
             label={{ value: yTitle, angle: -90, position: 'insideLeft', offset: -8, fontSize: 12, style: { textAnchor: 'middle' } }} />
           <Tooltip formatter={v => format(v as number)} />
-          <Legend />
+          <Legend verticalAlign="top" height={30} formatter={v => <span className="legend-text">{v}</span>} />
           {children}
         </BarChart>
       </ResponsiveContainer>
