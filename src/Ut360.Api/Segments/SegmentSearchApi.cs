@@ -28,6 +28,7 @@ public static class SegmentSearchApi
         app.MapGet("/api/v1/segments/export", Export)
             .WithTags("Exports").RequireAuthorization(Roles.Campaign)
             .WithName("ExportSegment")
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/csv"]))
             .WithSummary("Campaign export of a segment: every matching recommendation with its columns, as CSV (UTF-8 BOM), streamed");
         return app;
     }

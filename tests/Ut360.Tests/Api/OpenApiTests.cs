@@ -39,6 +39,7 @@ public sealed class OpenApiTests(LookupFactory api) : IClassFixture<LookupFactor
         Assert.True(paths.GetProperty("/api/v1/recommendations/{isdn}").GetProperty("get").GetProperty("responses").TryGetProperty("404", out _));
         Assert.True(paths.GetProperty("/api/v1/admin/sync").GetProperty("post").GetProperty("responses").TryGetProperty("409", out _));
         Assert.True(paths.GetProperty("/api/v1/recommendations/bulk").GetProperty("post").GetProperty("responses").TryGetProperty("413", out _));
+        Assert.True(paths.GetProperty("/api/v1/segments/export").GetProperty("get").GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("text/csv", out _));
         Assert.True(paths.GetProperty("/api/v1/risk/{level}/export").GetProperty("get").GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("text/csv", out _));
         // UC1's success is the typed record, its numbers plain numbers.
         Assert.Equal("#/components/schemas/RecommendationView", paths.GetProperty("/api/v1/recommendations/{isdn}").GetProperty("get")
