@@ -161,7 +161,7 @@ Where the sync's time goes (the phases of the summary below, and client CPU abov
 reads PostgreSQL as it writes (two streams: recommendations; profiles with their months, which
 PostgreSQL aggregates per ISDN range, its most expensive query), encodes every record to UTF-8
 and hands each HSET and EXPIRE to StackExchange.Redis (a message and a task per command, at
-most 8,192 in flight per stream, every reply awaited). The pipe sends a file in which all of
+most 8,192 in flight per stream, every HSET reply awaited). The pipe sends a file in which all of
 that is done already, so its client needs under a core-second. On this shared 2-core machine
 the wall-clock ratio follows how much CPU each side needs while others run (see the load
 averages per round): the sync needs its client CPU plus PostgreSQL's, the pipe neither.

@@ -353,7 +353,7 @@ sealed class FullSync(SyncContext t)
                 Track(sink.LongestValue);
                 RedisKey key = t.Keys.Rec(r.Isdn);
                 await bulk.AddAsync(_db.HashSetAsync(key, sink.Take()));
-                await bulk.AddAsync(_db.KeyExpireAsync(key, SyncContext.Ttl));
+                SyncContext.Expire(_db, key);
             }
             if (++_recs % 1000 == 0)
             {
@@ -386,7 +386,7 @@ sealed class FullSync(SyncContext t)
         async ValueTask WriteHashAsync(RedisBulk bulk, RedisKey key, HashEntry[] entries)
         {
             await bulk.AddAsync(_db.HashSetAsync(key, entries));
-            await bulk.AddAsync(_db.KeyExpireAsync(key, SyncContext.Ttl));
+            SyncContext.Expire(_db, key);
         }
 
         void Track(int longest)

