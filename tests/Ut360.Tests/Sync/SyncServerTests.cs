@@ -167,7 +167,7 @@ sealed class RedisServer : IAsyncDisposable
 }
 
 /// A certificate authority of the test's own (openssl) and a server certificate it signed for
-/// 127.0.0.1 and localhost.
+/// 127.0.0.1 and localhost (serverAuth and clientAuth: cluster nodes present it to each other on the TLS bus).
 sealed class PrivateCa
 {
     public required string CaCertificate { get; init; }
@@ -177,7 +177,7 @@ sealed class PrivateCa
     public static async Task<PrivateCa> CreateAsync(string dir)
     {
         await File.WriteAllTextAsync(Path.Combine(dir, "server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n");
         await OpenSslAsync(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=UT360 test CA");
         await OpenSslAsync(dir, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
         await OpenSslAsync(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",

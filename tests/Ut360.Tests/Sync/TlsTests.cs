@@ -70,6 +70,95 @@ public sealed class TlsTests : IAsyncLifetime
         await ((IAsyncLifetime)apiFactory).DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_sync_writes_the_designs_layout_to_a_cluster_over_tls_with_a_private_ca_and_an_acl_user()
+    {
+        // Three masters, TLS only (clients and the cluster bus), the same ACL user on each.
+        var nodes = new List<RedisServer>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var config = Path.Combine(_dir.FullName, $"nodes-{i}.conf");
+                nodes.Add(await RedisServer.StartAsync(
+                    ["--user", "default", "off", "--user", "ut360", "on", ">s3cret-Pass-0123", "~*", "&*", "+@all",
+                     "--cluster-enabled", "yes", "--cluster-config-file", config, "--tls-cluster", "yes",
+                     "--cluster-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)], _ca, Acl));
+            }
+            await JoinClusterAsync(nodes);
+            var seeds = string.Join(",", nodes.Select(n => n.ConnectionString));
+
+            await using var db = await TestDatabase.CreateAsync();
+            var data = UpstreamFixture.Create(60).WriteTo(Path.Combine(_dir.FullName, "cluster-data"), "csv");
+            var load = await CliOnAsync(seeds + Acl, db, "load", data);
+            Assert.True(load.Code == 0, load.Output);
+            var sync = await CliOnAsync(seeds + Acl, db, "sync");
+            Assert.True(sync.Code == 0, sync.Output);
+
+            var options = ConfigurationOptions.Parse(seeds + Acl);
+            options.TrustIssuer(_ca.CaCertificate);
+            await using var mux = await ConnectionMultiplexer.ConnectAsync(options);
+            var redis = mux.GetDatabase();
+            Assert.Equal("60", (string?)await redis.HashGetAsync("ut360:meta:stats", "total_subscribers"));
+            // Every subscriber's hashes landed, on whichever master owns its slot.
+            for (var i = 0; i < 60; i++)
+            {
+                var isdn = UpstreamFixture.Isdn(i);
+                Assert.Equal(isdn, (string?)await redis.HashGetAsync("ut360:rec:" + isdn, "isdn"));
+                Assert.True(await redis.KeyExistsAsync("ut360:profile:" + isdn));
+            }
+            var owners = mux.GetServers().Count(s => !s.IsReplica && s.DatabaseSize() > 0);
+            Assert.True(owners >= 2, $"records on {owners} master(s) only");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
+    static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// Slots split in three, the nodes introduced to the first (CLUSTER MEET over the TLS bus),
+    /// then wait until every node reports the cluster ok.
+    async Task JoinClusterAsync(List<RedisServer> nodes)
+    {
+        var connections = new List<ConnectionMultiplexer>();
+        try
+        {
+            foreach (var node in nodes)
+            {
+                var options = ConfigurationOptions.Parse(node.ConnectionString + Acl + ",allowAdmin=true");
+                options.TrustIssuer(_ca.CaCertificate);
+                connections.Add(await ConnectionMultiplexer.ConnectAsync(options));
+            }
+            var servers = connections.Select((c, i) => c.GetServer(nodes[i].ConnectionString)).ToList();
+            int[] bounds = [0, 5461, 10923, 16384];
+            for (var i = 0; i < 3; i++)
+                await servers[i].ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1);
+            var busPort = (int)(await servers[0].ExecuteAsync("CONFIG", "GET", "cluster-port")).ToDictionary()["cluster-port"];
+            for (var i = 1; i < 3; i++)
+                await servers[i].ExecuteAsync("CLUSTER", "MEET", "127.0.0.1", nodes[0].Port, busPort);
+            await Poll.UntilAsync(async () =>
+            {
+                foreach (var server in servers)
+                    if (!((string?)await server.ExecuteAsync("CLUSTER", "INFO"))!.Contains("cluster_state:ok", StringComparison.Ordinal))
+                        return false;
+                return true;
+            }, "the TLS cluster reaches cluster_state:ok", 30_000);
+        }
+        finally
+        {
+            foreach (var c in connections)
+                await c.DisposeAsync();
+        }
+    }
+
     sealed class TlsApi(string connectionString, string ca) : ApiFactory
     {
         protected override string? RedisConnectionString => connectionString;
@@ -86,14 +175,16 @@ public sealed class TlsTests : IAsyncLifetime
         }
     }
 
-    async Task<(int Code, string Output)> CliAsync(TestDatabase db, params string[] args)
+    Task<(int Code, string Output)> CliAsync(TestDatabase db, params string[] args) => CliOnAsync(ConnectionString, db, args);
+
+    async Task<(int Code, string Output)> CliOnAsync(string redis, TestDatabase db, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
         foreach (var a in args)
             info.ArgumentList.Add(a);
         info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
-        info.Environment["ConnectionStrings__Redis"] = ConnectionString;
+        info.Environment["ConnectionStrings__Redis"] = redis;
         info.Environment["Redis__CaCertificatePath"] = _ca.CaCertificate;
         info.Environment["NO_COLOR"] = "1";
         using var p = Process.Start(info)!;
