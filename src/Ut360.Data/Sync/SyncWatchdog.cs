@@ -29,7 +29,7 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
             try
             {
                 var sync = services.GetRequiredService<SyncService>();
-                if (await ReasonAsync(sync, stoppingToken) is { } reason)
+                if (await ReasonAsync(sync, stoppingToken) is { } reason && await DueAsync(sync, stoppingToken))
                 {
                     var runId = await sync.TryStartFullSyncAsync("watchdog", stoppingToken);
                     if (runId is not null)
@@ -65,6 +65,34 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
         if ((await recorded).IsNull ? await meta : await recorded != server)
             return $"the Redis server changed (run_id {server}) since the last full sync";
         return null;
+    }
+
+    /// False while the watchdog's own last runs failed and their backoff has not passed: a sync
+    /// that keeps failing (Redis full, evicting) is retried after WatchSeconds × 2^failures,
+    /// at most every 30 minutes, not every tick. Read from sync_runs, so it holds across instances.
+    async Task<bool> DueAsync(SyncService sync, CancellationToken ct)
+    {
+        var t = sync.Engine.Context;
+        await using var cmd = t.Db.CreateCommand("""
+            SELECT outcome, finished_at FROM sync_runs
+             WHERE trigger = 'watchdog' AND coalesce(namespace, 'ut360') = @ns AND outcome <> 'running'
+             ORDER BY id DESC LIMIT 12
+            """);
+        cmd.Parameters.AddWithValue("ns", t.Keys.Namespace);
+        var failures = 0;
+        DateTimeOffset? last = null;
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await r.ReadAsync(ct) && r.GetString(0) is SyncOutcome.Failed or SyncOutcome.Interrupted)
+            {
+                failures++;
+                last ??= r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1);
+            }
+        }
+        if (failures == 0 || last is null)
+            return true;
+        var wait = TimeSpan.FromSeconds(Math.Min(options.Value.WatchSeconds * Math.Pow(2, failures), 1800));
+        return DateTimeOffset.UtcNow - last.Value >= wait;
     }
 
     /// The run_id of every master, in a stable order: it changes when any of them restarts.

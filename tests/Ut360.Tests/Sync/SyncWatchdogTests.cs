@@ -100,4 +100,32 @@ public sealed class SyncWatchdogTests
             await watchdog.StopAsync(CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task A_watchdog_whose_own_syncs_kept_failing_waits_longer_before_the_next()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var redis = await RedisAsync("standalone");
+        await FillAsync(db, 50);
+        await FullAsync(db, redis);
+        // Three failed watchdog runs just now: the next waits 1 s × 2^3.
+        await ExecAsync(db, $"""
+            INSERT INTO sync_runs (kind, trigger, namespace, outcome, finished_at)
+            SELECT 'full', 'watchdog', '{redis.Keys.Namespace}', 'failed', now() FROM generate_series(1, 3)
+            """);
+        await redis.Db.StringSetAsync(redis.Keys.SyncWriting, "1");
+        var (watchdog, services) = await StartAsync(db, redis);
+        await using var _ = services;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.Equal(0, await WatchdogRunsAsync(db));
+            await Poll.UntilAsync(async () => await WatchdogRunsAsync(db) == 1, "the watchdog retried after its backoff", 60_000);
+            Assert.False(await redis.Db.KeyExistsAsync(redis.Keys.SyncWriting));
+        }
+        finally
+        {
+            await watchdog.StopAsync(CancellationToken.None);
+        }
+    }
 }
