@@ -9,7 +9,7 @@ using Ut360.Data.Redis;
 namespace Ut360.Api.Analytics;
 
 /// The design's analytics patterns, computed in PostgreSQL (aggregates over all rows are what it
-/// is for), and the dataset meta stats (ut360:meta:stats, else recommendation_stats).
+/// is for), and the dataset meta stats (ut360:meta:stats, else the same figures counted in PostgreSQL).
 public static class AnalyticsApi
 {
     public static IEndpointRouteBuilder MapAnalytics(this IEndpointRouteBuilder app)
@@ -18,7 +18,7 @@ public static class AnalyticsApi
         api.MapGet("/analytics/services", RevenueByService).WithName("RevenueByService").WithSummary("Pattern 7: revenue by service");
         api.MapGet("/analytics/risk", RiskDistribution).WithName("RiskDistribution").WithSummary("Pattern 8: risk distribution by service");
         api.MapGet("/analytics/clusters", Clusters).WithName("ClusterFigures").WithSummary("Per-cluster counts and averages");
-        api.MapGet("/stats", Stats).WithName("MetaStats").WithSummary("Dataset totals (ut360:meta:stats, or recommendation_stats when Redis lacks them)");
+        api.MapGet("/stats", Stats).WithName("MetaStats").WithSummary("Dataset totals (ut360:meta:stats, or the same figures counted in PostgreSQL when Redis lacks them)");
         return app;
     }
 
@@ -47,14 +47,7 @@ public static class AnalyticsApi
          ORDER BY r.cluster_group NULLS LAST
         """;
 
-    // The newest stats snapshot, one row per dimension value.
-    const string StatsSql = """
-        SELECT dimension_type, dimension_value, total_count, total_advance_amount, total_revenue_potential, stats_date
-          FROM recommendation_stats
-         WHERE stats_date = (SELECT max(stats_date) FROM recommendation_stats)
-        """;
-
-    const string LatestLoadSql = "SELECT data_version FROM data_loads WHERE outcome = 'succeeded' ORDER BY finished_at DESC NULLS LAST LIMIT 1";
+    const string LatestLoadSql = "SELECT data_version, finished_at FROM data_loads WHERE outcome = 'succeeded' ORDER BY finished_at DESC NULLS LAST LIMIT 1";
 
     public static async Task<Ok<ServiceRevenue[]>> RevenueByService(NpgsqlDataSource db, ApiMetrics metrics, CancellationToken ct)
     {
@@ -133,47 +126,29 @@ public static class AnalyticsApi
         return TypedResults.Ok(stats);
     }
 
+    // The figures of the meta, computed by the same code from the same tables (the sync's
+    // Data.Sync.MetaStats) and written out through the same hash, so each field has one
+    // definition whichever source answers: total_revenue_potential is the sum of the profiles'
+    // revenue_potential, last_updated the UTC time the data was last updated in the meta's
+    // format (here the end of the last succeeded load; in Redis the sync's publish).
     static async Task<MetaStats> FromPostgresAsync(NpgsqlDataSource db, CancellationToken ct)
     {
-        long total = 0, easy = 0, mbfg = 0, ung = 0, low = 0, medium = 0, high = 0;
-        decimal advance = 0, revenue = 0;
-        DateOnly? date = null;
-        await using (var cmd = db.CreateCommand(StatsSql))
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var counted = await Ut360.Data.Sync.MetaStats.FromPostgresAsync(conn, ct);
+        string? version = null;
+        DateTime? finished = null;
+        await using (var cmd = new NpgsqlCommand(LatestLoadSql, conn, tx))
         await using (var r = await cmd.ExecuteReaderAsync(ct))
         {
-            while (await r.ReadAsync(ct))
-            {
-                var (type, value, count) = (r.GetString(0), r.GetString(1), r.IsDBNull(2) ? 0 : r.GetInt32(2));
-                date = r.GetFieldValue<DateOnly>(5);
-                if (type == "service")
-                {
-                    total += count;
-                    advance += Dec(r, 3) ?? 0;
-                    revenue += Dec(r, 4) ?? 0;
-                    switch (value)
-                    {
-                        case "EasyCredit": easy = count; break;
-                        case "MBFG": mbfg = count; break;
-                        case "ungsanluong": ung = count; break;
-                    }
-                }
-                else if (type == "risk")
-                {
-                    switch (value)
-                    {
-                        case "LOW": low = count; break;
-                        case "MEDIUM": medium = count; break;
-                        case "HIGH": high = count; break;
-                    }
-                }
-            }
+            if (await r.ReadAsync(ct))
+                (version, finished) = (r.GetString(0), r.IsDBNull(1) ? null : r.GetDateTime(1));
         }
-        string? version = null;
-        await using (var cmd = db.CreateCommand(LatestLoadSql))
-            version = await cmd.ExecuteScalarAsync(ct) as string;
-        return new MetaStats(total, easy, mbfg, ung, low, medium, high,
-            total > 0 ? Math.Round(advance / total, 2) : null, Round(revenue),
-            date?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), version, date is null ? "none" : "postgres");
+        if (counted.Subscribers == 0 && version is null)
+            return new MetaStats(0, 0, 0, 0, 0, 0, 0, null, null, null, null, "none");
+        var updated = finished is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
+        var hash = counted.ToHash(version ?? "", updated, 0, "postgres", null);
+        return MetaStats.FromRedis(hash) with { DataVersion = version, Source = "postgres" };
     }
 
     static decimal? Dec(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
@@ -185,13 +160,13 @@ public sealed record ServiceRevenue(string ServiceType, long TotalCount, decimal
 public sealed record RiskBucket(string ServiceType, string BadDebtRisk, long Count, decimal? AvgAdvance);
 public sealed record ClusterFigures(int? ClusterGroup, string? ClusterLabel, long Count, decimal? AvgAdvance, decimal? AvgCustomerValue, decimal? AvgAdvanceReadiness);
 
-/// The design's structure F, typed. `source`: redis, postgres (recommendation_stats) or none.
+/// The design's structure F, typed. `source`: redis, postgres (counted by the sync's own code) or none.
 public sealed record MetaStats(
     long TotalSubscribers, long TotalEasycredit, long TotalMbfg, long TotalUngsanluong,
     long TotalLowRisk, long TotalMediumRisk, long TotalHighRisk,
     decimal? AvgAdvanceAmount, decimal? TotalRevenuePotential, string? LastUpdated, string? DataVersion, string Source)
 {
-    public static MetaStats FromRedis(HashEntry[] entries)
+    public static MetaStats FromRedis(IEnumerable<HashEntry> entries)
     {
         var f = entries.ToDictionary(e => (string)e.Name!, e => (string?)e.Value, StringComparer.Ordinal);
         long L(string name) => long.TryParse(f.GetValueOrDefault(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;

@@ -48,7 +48,7 @@ public sealed class ApiMetrics
     public void NearHit(long n = 1) { Interlocked.Add(ref _nearHitCount, n); _nearHits.Add(n); }
     public void NearInvalidation() => _nearInvalidations.Add(1);
     public void Miss(long n = 1) { Interlocked.Add(ref _missCount, n); _misses.Add(n); }
-    public void Fallback() { Interlocked.Increment(ref _fallbackCount); _fallbacks.Add(1); }
+    public void Fallback(long n = 1) { Interlocked.Add(ref _fallbackCount, n); _fallbacks.Add(n); }
     public void RedisFailure() => _redisFailures.Add(1);
     public void PostgresRead() { Interlocked.Increment(ref _pgReadCount); _pgReads.Add(1); }
     public void Coalesce() { Interlocked.Increment(ref _coalescedCount); _coalesced.Add(1); }

@@ -105,14 +105,17 @@ public sealed class RecommendationStore(
                 useRedis = false;
             }
         }
-        if (!useRedis)
-            metrics.Fallback();
         metrics.Hit(hits - nearHits);
         if (hits == isdns.Count)
             return (views, timing, hits);
 
         timing.Outcome = useRedis ? CacheOutcome.Miss : CacheOutcome.Fallback;
-        metrics.Miss(isdns.Count - hits);
+        // Records read from PostgreSQL because Redis was not asked (breaker open, an error) are
+        // fallbacks, not misses: a miss means Redis answered without them.
+        if (useRedis)
+            metrics.Miss(isdns.Count - hits);
+        else
+            metrics.Fallback(isdns.Count - hits);
         var missing = new List<string>(isdns.Count - hits);
         for (var i = 0; i < views.Length; i++)
             if (views[i] is null)

@@ -244,12 +244,8 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         var hashes = sources.Select(s => Task.Run(() => HashAsync(s.Parts, ct), ct)).ToArray();
 
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(@k)", conn) { CommandTimeout = 0 })
-        {
-            cmd.Parameters.AddWithValue("k", LoadLockKey);
-            if (await cmd.ExecuteScalarAsync(ct) is not true)
-                throw new LoadCheckException("another load is running against this database; try again when it has finished");
-        }
+        if (await LoadLock.AcquireAsync(conn, LoadLockKey, ct) is { } waited)
+            timings.Add(("previous load rolling back", waited));
         // Under the lock no other load runs, so a row still 'running' belongs to a dead process.
         await Exec(conn, """
             UPDATE data_loads SET outcome = 'failed', finished_at = clock_timestamp(),

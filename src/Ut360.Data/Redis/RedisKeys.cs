@@ -34,6 +34,10 @@ public sealed class RedisKeys(string ns = RedisKeys.DefaultNamespace)
     /// finds it knows an earlier one stopped mid-write (StraySweep).
     public RedisKey SyncWriting => $"{Namespace}:sync:writing";
 
+    /// The Redis server run_id(s) the last full sync wrote to (SyncWatchdog): another value means
+    /// the server restarted since, and may have lost or reloaded older data.
+    public RedisKey SyncServer => $"{Namespace}:sync:server";
+
     /// ISDNs a sync deleted within DeletedTtl: a cache-aside write-back skips them, so a miss that
     /// read a row just before a sync deleted it cannot bring the subscriber back (CacheFill). The
     /// hash tag puts it in SyncGone's Cluster slot, so one script moves the one into the other.

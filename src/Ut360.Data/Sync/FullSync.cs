@@ -45,6 +45,8 @@ sealed class FullSync(SyncContext t)
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
         var state = await RedisState.ReadAsync(t.Redis, t.Keys, t.DbNumber, progress, ct);
         var sweep = !request.DryRun && await StraySweep.MarkFullAsync(t, runId);
+        if (!request.DryRun)
+            await t.RedisDb.StringSetAsync(t.Keys.SyncServer, await SyncWatchdog.ServerRunIdAsync(t.Redis));
         if (!request.DryRun && state.LeftoverTempKeys.Count > 0)
             await Task.WhenAll(state.LeftoverTempKeys.Select(k => t.RedisDb.KeyDeleteAsync(k)));
         Mark("read Redis");

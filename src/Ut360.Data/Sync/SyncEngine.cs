@@ -16,6 +16,8 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
 {
     readonly SyncContext _context = new(db, redis, keys, database);
 
+    internal SyncContext Context => _context;
+
     /// Runs a sync to its end (or records it as skipped when another holds the lock).
     /// <exception cref="SyncRequestException">the request names no load or an unparsable time.</exception>
     public async Task<SyncResult> RunAsync(SyncRequest request, IProgress<SyncProgress>? progress, CancellationToken ct)

@@ -21,6 +21,11 @@ public sealed class SyncOptions
     public bool Enabled { get; set; } = true;
 
     public string Namespace { get; set; } = RedisKeys.DefaultNamespace;
+
+    /// How often SyncWatchdog checks for a run that stopped mid-write or a Redis that lost its
+    /// data (and starts a full sync); 0 turns it off.
+    [Range(0, 3600)]
+    public int WatchSeconds { get; set; } = 10;
 }
 
 /// Runs a full sync on the cron schedule `Sync:Schedule`. Every instance of the service runs
@@ -114,6 +119,7 @@ public static class SyncServiceCollectionExtensions
             (_, _) => ConnectionMultiplexer.Connect(SyncRedis.Options(configuration)));
         services.AddSingleton<SyncService>();
         services.AddHostedService<SyncScheduler>();
+        services.AddHostedService<SyncWatchdog>();
         return services;
     }
 

@@ -69,6 +69,8 @@ public class ApiFactory : WebApplicationFactory<api::Program>, IAsyncLifetime
             builder.UseSetting("NearCache:Profiles", "0");
             builder.UseSetting("NearCache:Pages", "0");
         }
+        // The watchdog would sync every test's namespace at start (no sync recorded yet).
+        builder.UseSetting("Sync:WatchSeconds", "0");
         foreach (var (key, value) in ExtraSettings)
             builder.UseSetting(key, value);
     }

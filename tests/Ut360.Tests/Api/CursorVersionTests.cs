@@ -4,7 +4,7 @@ using Ut360.Data.Sync;
 
 namespace Ut360.Tests.Api;
 
-public sealed class CursorVersionFactory : ApiFactory
+public class CursorVersionFactory : ApiFactory
 {
     protected override async Task SeedAsync()
     {
@@ -16,11 +16,24 @@ public sealed class CursorVersionFactory : ApiFactory
         new SyncEngine(Db.DataSource, Redis.Connection, Redis.Keys).RunAsync(new SyncRequest { Trigger = "test" }, null, CancellationToken.None);
 }
 
+public sealed class CursorVersionClusterFactory : CursorVersionFactory
+{
+    protected override string? RedisConnectionString => ClusterFactAttribute.ConnectionString;
+}
+
+public sealed class CursorVersionClusterTests(CursorVersionClusterFactory api) : IClassFixture<CursorVersionClusterFactory>
+{
+    [ClusterFact]
+    public Task On_the_cluster_a_cursor_from_before_a_sync_is_refused_with_a_409_problem() => CursorVersionTests.AfterSyncAsync(api);
+}
+
 /// Issue 16, item 3: a UC3/UC4 cursor carries the version of the list it started in.
 public sealed class CursorVersionTests(CursorVersionFactory api) : IClassFixture<CursorVersionFactory>
 {
     [Fact]
-    public async Task A_cursor_from_before_a_sync_is_refused_with_a_409_problem_and_a_new_traversal_works()
+    public Task A_cursor_from_before_a_sync_is_refused_with_a_409_problem_and_a_new_traversal_works() => AfterSyncAsync(api);
+
+    internal static async Task AfterSyncAsync(CursorVersionFactory api)
     {
         var first = await api.GetJsonAsync("/api/v1/clusters/1/subscribers?limit=3");
         var cursor = first.GetProperty("next_cursor").GetString()!;

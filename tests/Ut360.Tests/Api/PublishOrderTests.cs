@@ -6,7 +6,7 @@ namespace Ut360.Tests.Api;
 
 /// Near cache on, meta poll effectively off: only the sync's announcement clears it, so the
 /// test sees when the announcement comes relative to the deletions.
-public sealed class PublishOrderFactory : ApiFactory
+public class PublishOrderFactory : ApiFactory
 {
     protected override bool NearCache => true;
     protected override IEnumerable<(string Key, string Value)> ExtraSettings => [("NearCache:PollMs", "60000")];
@@ -22,10 +22,27 @@ public sealed class PublishOrderFactory : ApiFactory
 }
 
 /// Issue 16, item 4: near caches follow the publish, and departed records go after it.
+/// The same on the Redis Cluster (the publish renames key by key there, the meta last).
+public sealed class PublishOrderClusterFactory : PublishOrderFactory
+{
+    protected override string? RedisConnectionString => ClusterFactAttribute.ConnectionString;
+}
+
 public sealed class PublishOrderTests(PublishOrderFactory api) : IClassFixture<PublishOrderFactory>
 {
     [Fact]
-    public async Task A_page_kept_near_stops_listing_a_departed_subscriber_before_its_record_is_deleted()
+    public Task A_page_kept_near_stops_listing_a_departed_subscriber_before_its_record_is_deleted() => PublishOrderCases.DepartedAsync(api);
+}
+
+public sealed class PublishOrderClusterTests(PublishOrderClusterFactory api) : IClassFixture<PublishOrderClusterFactory>
+{
+    [ClusterFact]
+    public Task On_the_cluster_a_page_kept_near_stops_listing_a_departed_subscriber_before_its_record_is_deleted() => PublishOrderCases.DepartedAsync(api);
+}
+
+static class PublishOrderCases
+{
+    public static async Task DepartedAsync(PublishOrderFactory api)
     {
         var gone = ApiTestData.Isdn(7);
         var service = ApiTestData.Rec(7).ServiceType;
@@ -63,6 +80,20 @@ public sealed class PublishOrderTests(PublishOrderFactory api) : IClassFixture<P
         Assert.False(await api.Redis.Db.KeyExistsAsync(rec));
     }
 
-    static bool Lists(JsonElement page, string isdn) =>
+    internal static bool Lists(JsonElement page, string isdn) =>
         page.GetProperty("items").EnumerateArray().Any(i => i.GetProperty("isdn").GetString() == isdn);
+}
+
+/// A test that needs the Redis Cluster the environment names (UT360_TEST_REDIS_CLUSTER, which
+/// ./ut360 test and CI set); skipped only when it is absent.
+public sealed class ClusterFactAttribute : FactAttribute
+{
+    public static string? ConnectionString =>
+        Environment.GetEnvironmentVariable(Sync.ClusterDataAttribute.Variable) is { Length: > 0 } c ? c + ",allowAdmin=true" : null;
+
+    public ClusterFactAttribute()
+    {
+        if (ConnectionString is null)
+            Skip = $"{Sync.ClusterDataAttribute.Variable} is not set (./ut360 test sets it)";
+    }
 }

@@ -105,7 +105,7 @@ static partial class SyncTestKit
 
     /// Every key of the namespace with its type, TTL presence and content, namespace stripped,
     /// so two namespaces can be compared. Meta fields that name the run, and the sync's record of
-    /// whom it deleted (RedisKeys.SyncDeleted, not data), are left out.
+    /// whom it deleted and of the server it wrote to (SyncDeleted, SyncServer: not data), are left out.
     public static async Task<SortedDictionary<string, string>> DumpAsync(TestRedis redis)
     {
         var db = redis.Db;
@@ -116,7 +116,7 @@ static partial class SyncTestKit
             await foreach (var key in server.KeysAsync(pattern: "*" + ns + ":*", pageSize: 1000))
             {
                 var k = key.ToString();
-                if (key == redis.Keys.SyncDeleted)
+                if (key == redis.Keys.SyncDeleted || key == redis.Keys.SyncServer)
                     continue;
                 var type = await db.KeyTypeAsync(key);
                 var ttl = await db.KeyTimeToLiveAsync(key) is null ? "persist" : "ttl";
