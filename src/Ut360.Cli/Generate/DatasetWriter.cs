@@ -17,9 +17,9 @@ public static class DatasetWriter
     /// 35,000 (250,000 monthly rows) let it grow from 560 MB at 214,504 subscribers to 730 MB at 643,512.
     public const int MaxRowGroupSubscribers = 10_000;
 
-    /// Row groups generated or being written at once: enough for both cores to generate while the
-    /// three files are written, each at its own pace.
-    const int RowGroupsInFlight = 4;
+    /// Row groups generated or being written at once: one generated (on both cores) while the last is
+    /// written, each file at its own pace. Four were no faster on two cores and held more.
+    const int RowGroupsInFlight = 2;
 
     /// Generates and writes in bounded memory: the global step first, then row groups of subscribers,
     /// several generated at once and each file's writer taking them in order; a row group is dropped
