@@ -17,9 +17,10 @@ public static class DatasetWriter
     /// 35,000 (250,000 monthly rows) let it grow from 560 MB at 214,504 subscribers to 730 MB at 643,512.
     public const int MaxRowGroupSubscribers = 10_000;
 
-    /// Row groups generated or being written at once: one generated (on both cores) while the last is
-    /// written, each file at its own pace. Four were no faster on two cores and held more.
-    const int RowGroupsInFlight = 2;
+    /// Row groups generated or being written at once: several generated while earlier ones are written,
+    /// each file at its own pace, so that both cores stay busy when the writers and the generator take
+    /// turns being slow. Two held ~40 MB less; the figures with four are in bench/results/scale.md.
+    const int RowGroupsInFlight = 4;
 
     /// Generates and writes in bounded memory: the global step first, then row groups of subscribers,
     /// several generated at once and each file's writer taking them in order; a row group is dropped
