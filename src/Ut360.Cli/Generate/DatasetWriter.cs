@@ -13,7 +13,7 @@ public static class DatasetWriter
 
     /// What the command holds is RowGroupsInFlight row groups plus the buffers Parquet.Net rents for a
     /// column chunk and keeps pooled per thread, all in proportion to the group: with 10,000 subscribers
-    /// the peak stays near 450–550 MB from 3× the design's dataset to 10× (bench/results/scale.md), where
+    /// the peak stays near 550–600 MB from 3× the design's dataset to 10× (bench/results/scale.md), where
     /// 35,000 (250,000 monthly rows) let it grow from 560 MB at 214,504 subscribers to 730 MB at 643,512.
     public const int MaxRowGroupSubscribers = 10_000;
 
