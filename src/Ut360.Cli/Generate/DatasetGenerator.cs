@@ -10,7 +10,7 @@ public sealed record GenerateOptions
 {
     public const int DefaultSubscribers = 214_504;
     public const int MaxSubscribers = 20_000_000;
-    public const int DefaultWorkChunk = 4096;
+    public const int DefaultWorkChunk = 1024; // ten work items per row group, to share among the cores
 
     public int Subscribers { get; init; } = DefaultSubscribers;
     public int Months { get; init; } = 7;

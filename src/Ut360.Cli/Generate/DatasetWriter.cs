@@ -13,12 +13,13 @@ public static class DatasetWriter
 
     /// What the command holds is RowGroupsInFlight row groups plus the buffers Parquet.Net rents for a
     /// column chunk and keeps pooled per thread, all in proportion to the group: with 10,000 subscribers
-    /// the peak stays near 450–550 MB from 3× the design's dataset to 10× (bench/results/scale.md), where
+    /// the peak stays near 550–600 MB from 3× the design's dataset to 10× (bench/results/scale.md), where
     /// 35,000 (250,000 monthly rows) let it grow from 560 MB at 214,504 subscribers to 730 MB at 643,512.
     public const int MaxRowGroupSubscribers = 10_000;
 
-    /// Row groups generated or being written at once: enough for both cores to generate while the
-    /// three files are written, each at its own pace.
+    /// Row groups generated or being written at once: several generated while earlier ones are written,
+    /// each file at its own pace, so that both cores stay busy when the writers and the generator take
+    /// turns being slow. Two held ~40 MB less; the figures with four are in bench/results/scale.md.
     const int RowGroupsInFlight = 4;
 
     /// Generates and writes in bounded memory: the global step first, then row groups of subscribers,

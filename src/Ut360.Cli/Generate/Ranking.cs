@@ -2,10 +2,10 @@ namespace Ut360.Cli.Generate;
 
 /// The generator's global step in bounded memory: who is MEDIUM risk, who gets which service and
 /// which denomination, decided by exact rank without holding a key per subscriber. Every key is
-/// recomputed from (seed, index) in each pass; a fixed-size histogram locates the bin of each
-/// rank threshold, the next pass collects only the keys in that bin, and sorting those few gives the
-/// exact threshold. Ties are broken by subscriber index, so the result does not depend on how the
-/// passes are split across threads.
+/// recomputed from (seed, index) in each pass. Each threshold is found by collecting only the keys
+/// near it and sorting those few: near it by a sample (BySample, one pass) or, should the sample
+/// mislead, by a fixed-size histogram (ByHistograms, four passes). Ties are broken by subscriber
+/// index, so the result does not depend on how the passes are split across threads.
 sealed class Ranking
 {
     // Fixed key ranges, wide enough for every draw of DatasetGenerator.Draw (a key outside lands in an

@@ -113,6 +113,30 @@ public sealed class GeneratorShapeTests
     }
 
     [Fact]
+    public async Task A_run_stopped_while_writing_leaves_no_files_behind()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "ut360-generate-stopped-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var progress = new GenerateProgress();
+            using var cts = new CancellationTokenSource();
+            var run = DatasetWriter.GenerateAsync(new GenerateOptions { Subscribers = 300_000 }, root, UpstreamFileFormat.Parquet, progress, cts.Token);
+            // Stop once the first row groups are written and more are being generated.
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (Interlocked.Read(ref progress.MonthlyRows) == 0 && !run.IsCompleted && DateTime.UtcNow < deadline)
+                await Task.Delay(10);
+            Assert.False(run.IsCompleted, "the run ended before it could be stopped");
+            await cts.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            Assert.Empty(Directory.GetFiles(root));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Risk_scores_stay_in_their_band_and_rise_with_the_risk_key()
     {
         var options = new GenerateOptions { Subscribers = 20_000, Months = 7, Seed = 11 };
