@@ -20,25 +20,50 @@ public static class CsvSource
 {
     static readonly UTF8Encoding StrictUtf8 = new(false, true);
 
-    public static UpstreamTable Read(IReadOnlyList<string> parts, string tableName, UpstreamFile file, LoadReadOptions options,
-        Action<long>? rowsRead, CancellationToken ct)
+    /// Rows per batch handed to the caller.
+    public const int BatchRows = 32_768;
+
+    /// Reads the table's parts in order and hands each batch of rows to <paramref name="onBatch"/>
+    /// (its <see cref="UpstreamTable.FirstRow"/> counts across the parts). Returns the row count.
+    public static async Task<long> ReadAsync(IReadOnlyList<string> parts, string tableName, UpstreamFile file, LoadReadOptions options,
+        Func<UpstreamTable, Task> onBatch, CancellationToken ct)
     {
-        var raw = new List<string?>[file.Columns.Count];
-        for (var c = 0; c < raw.Length; c++)
-            raw[c] = new List<string?>(1024);
-        var errors = new List<CellError>();
+        var batch = new Batch(file, tableName, options, onBatch);
         foreach (var part in parts)
         {
             var partName = parts.Count == 1 ? tableName : tableName + "/" + Path.GetFileName(part);
-            ReadPart(part, partName, file, options, raw, errors, rowsRead, ct);
+            await ReadPartAsync(part, partName, file, options, batch, ct);
         }
+        await batch.FlushAsync();
+        return batch.Rows;
+    }
 
-        var rows = raw[0].Count;
-        var table = new UpstreamTable(file, tableName, rows);
-        table.CellErrors.AddRange(errors);
-        for (var c = 0; c < raw.Length; c++)
-            table.Set(file.Columns[c].Name, Convert(file.Columns[c], raw[c], table, options));
-        return table;
+    /// The raw fields of the rows read since the last flush, and the problems found in them.
+    sealed class Batch(UpstreamFile file, string tableName, LoadReadOptions options, Func<UpstreamTable, Task> onBatch)
+    {
+        public readonly List<string?>[] Raw = file.Columns.Select(_ => new List<string?>(BatchRows)).ToArray();
+        public readonly List<CellError> Errors = [];
+        long _first;
+
+        /// Rows read so far, this batch's included.
+        public long Rows => _first + Raw[0].Count;
+        public int Count => Raw[0].Count;
+
+        public async Task FlushAsync()
+        {
+            var rows = Raw[0].Count;
+            if (rows == 0)
+                return;
+            var table = new UpstreamTable(file, tableName, rows, _first);
+            table.CellErrors.AddRange(Errors);
+            for (var c = 0; c < Raw.Length; c++)
+                table.Set(file.Columns[c].Name, Convert(file.Columns[c], Raw[c], table, options));
+            _first += rows;
+            foreach (var column in Raw)
+                column.Clear();
+            Errors.Clear();
+            await onBatch(table);
+        }
     }
 
     static Stream OpenStream(string path)
@@ -47,10 +72,11 @@ public static class CsvSource
         return path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(stream, CompressionMode.Decompress) : stream;
     }
 
-    static void ReadPart(string path, string partName, UpstreamFile file, LoadReadOptions options, List<string?>[] raw,
-        List<CellError> errors, Action<long>? rowsRead, CancellationToken ct)
+    static async Task ReadPartAsync(string path, string partName, UpstreamFile file, LoadReadOptions options, Batch batch, CancellationToken ct)
     {
-        var first = raw[0].Count;
+        var raw = batch.Raw;
+        var errors = batch.Errors;
+        var first = batch.Rows;
         var line = 1;
         try
         {
@@ -73,6 +99,7 @@ public static class CsvSource
             }
 
             var rows = first;
+            var lastInBatch = -1;
             while (reader.MoveNext())
             {
                 var record = reader.Current;
@@ -81,8 +108,9 @@ public static class CsvSource
                     continue; // a blank line, usually the last one
                 // A record with the wrong field count is rejected, but its fields are still
                 // read where they stand so its ISDN refuses the whole subscriber.
+                var at = batch.Count;
                 if (record.ColCount != header.Length)
-                    errors.Add(new(rows, "*", Clip(record.Span.ToString()),
+                    errors.Add(new(at, "*", Clip(record.Span.ToString()),
                         $"has {record.ColCount} fields, the header has {header.Length} (line {record.LineNumberFrom} of {partName})"));
                 for (var c = 0; c < raw.Length; c++)
                 {
@@ -93,21 +121,23 @@ public static class CsvSource
                     }
                     var (value, closed) = Unquote(record[wanted[c]].Span);
                     if (!closed)
-                        errors.Add(new(rows, file.Columns[c].Name, Clip(value?.TrimEnd('\r', '\n')), $"a quoted field is not closed (line {record.LineNumberFrom} of {partName})"));
+                        errors.Add(new(at, file.Columns[c].Name, Clip(value?.TrimEnd('\r', '\n')), $"a quoted field is not closed (line {record.LineNumberFrom} of {partName})"));
                     raw[c].Add(value);
                 }
                 rows++;
-                if ((rows & 0xFFFF) == 0)
+                lastInBatch = at;
+                // The last record's check needs it still in the batch: flush one record late.
+                if (batch.Count > BatchRows)
                 {
-                    rowsRead?.Invoke(0x10000);
                     ct.ThrowIfCancellationRequested();
+                    await FlushAllButLastAsync(batch);
+                    lastInBatch = 0;
                 }
             }
-            rowsRead?.Invoke(rows & 0xFFFF);
             // Every writer ends a record with a line break; a file that stops without one was
             // cut, and its last record may have lost digits that still parse.
             if (rows > first && text.Last is not ('\n' or '\r'))
-                errors.Add(new(rows - 1, "*", null, $"the file ends inside this record (no line break after it): it may be cut off ({partName})"));
+                errors.Add(new(lastInBatch, "*", null, $"the file ends inside this record (no line break after it): it may be cut off ({partName})"));
         }
         catch (DecoderFallbackException e)
         {
@@ -131,6 +161,19 @@ public static class CsvSource
         if (n >= 2 && ((head[0] == 0xFF && head[1] == 0xFE) || (head[0] == 0xFE && head[1] == 0xFF)))
             return false;
         return n > 0 && head.AsSpan(0, n).Count((byte)0) * 4 > n;
+    }
+
+    static async Task FlushAllButLastAsync(Batch batch)
+    {
+        var keep = batch.Raw.Select(c => c[^1]).ToArray();
+        var keepErrors = batch.Errors.Where(e => e.Row == batch.Count - 1).ToArray();
+        batch.Errors.RemoveAll(e => e.Row == batch.Count - 1);
+        foreach (var column in batch.Raw)
+            column.RemoveAt(column.Count - 1);
+        await batch.FlushAsync();
+        for (var c = 0; c < keep.Length; c++)
+            batch.Raw[c].Add(keep[c]);
+        batch.Errors.AddRange(keepErrors.Select(e => e with { Row = 0 }));
     }
 
     static string[] Fields(SepReader.Row row)

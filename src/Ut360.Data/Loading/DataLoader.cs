@@ -306,11 +306,18 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         LoadReadOptions read, string format, UpstreamSource[] sources, Task<(string Sha, long Bytes)>[] hashes, IProgress<LoadProgress>? progress,
         List<(string, TimeSpan)> timings, Action<string> lap, CancellationToken ct)
     {
-        // Read: column-wise into typed arrays. Missing columns and wrong types throw here.
+        // Staging: session-local temporary tables (no WAL, no indexes, gone with the session if
+        // the process dies). The files stream through the row checks into them batch by batch,
+        // so memory holds one batch, not the data set.
+        await TrySetAsync(conn, "SET temp_buffers = '512MB'", ct);
+        await Exec(conn, CreateStaging + StagingChecks.CreateTables, ct);
+        var staging = new StagingChecks(conn, sources.Select(s => s.Name).ToArray());
+
         // One file after the other. Reading the three Parquet files on parallel threads gave
-        // NULL for about 2.6 % of one DOUBLE column's values in one run (cause not found), which
-        // the checks then rejected; sequential reading has always returned the file's values.
-        var tables = new UpstreamTable[3];
+        // NULL for about 2.6 % of one DOUBLE column's values in one run with the earlier reader
+        // (cause not found); sequential reading has always returned the file's values.
+        var rowCounts = new long[3];
+        var problems = new List<RejectedRow>();
         for (var f = 0; f < 3; f++)
         {
             var file = UpstreamFormat.Files[f];
@@ -318,101 +325,90 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             var stage = "read " + source.Name;
             long done = 0;
             progress?.Report(new(stage, 0, 0));
-            Action<long> onRows = n => { done += n; progress?.Report(new(stage, done, 0)); };
-            tables[f] = format == "parquet"
-                ? ParquetSource.Read(source.Parts, source.Name, file, read, onRows, ct)
-                : CsvSource.Read(source.Parts, source.Name, file, read, onRows, ct);
+            var index = f;
+            async Task OnBatch(UpstreamTable batch)
+            {
+                var rejected = LoadChecks.Check(batch, problems);
+                await staging.StageAsync(index, batch, rejected, problems, ct);
+                done += batch.Rows;
+                progress?.Report(new(stage, done, 0));
+            }
+            rowCounts[f] = format == "parquet"
+                ? await ParquetSource.ReadAsync(source.Parts, source.Name, file, read, OnBatch, ct)
+                : await CsvSource.ReadAsync(source.Parts, source.Name, file, read, OnBatch, ct);
+            if (rowCounts[f] > int.MaxValue)
+                throw new LoadCheckException($"{source.Name}: {rowCounts[f]} rows is more than one load takes");
         }
-        lap("read");
+        lap("read and stage");
 
-        var (recs, profiles, monthly) = (tables[0], tables[1], tables[2]);
-        progress?.Report(new("check", 0, recs.Rows + profiles.Rows + monthly.Rows));
-        var checks = LoadChecks.Run(recs, profiles, monthly);
-        progress?.Report(new("check", checks.TotalRows, checks.TotalRows));
+        var totalRows = rowCounts.Sum();
+        progress?.Report(new("check", 0, totalRows));
+        var (rejectedRows, rejectedSubscribers, accepted) = await staging.RunAsync(ct);
+        progress?.Report(new("check", totalRows, totalRows));
 
         var files = new SourceFile[3];
         for (var f = 0; f < 3; f++)
         {
             var (sha, bytes) = await hashes[f];
-            files[f] = new SourceFile(sources[f].Name, sha, bytes, tables[f].Rows);
+            files[f] = new SourceFile(sources[f].Name, sha, bytes, (int)rowCounts[f]);
         }
         var version = options.DataVersion ?? "sha-" + Convert.ToHexStringLower(
             SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('|', files.Select(f => f.Sha256)))))[..12];
 
         string? rejectsPath = null;
-        if (checks.Problems.Count > 0)
+        if (rejectedRows > 0)
         {
             rejectsPath = Path.GetFullPath(options.RejectsFile ?? "load.rejects.csv");
-            await checks.WriteRejectsAsync(rejectsPath, ct);
+            await staging.WriteRejectsAsync(rejectsPath, ct);
         }
         lap("check");
 
         var result = new LoadResult
         {
             LoadId = loadId, DataVersion = version, Mode = options.Mode, Format = format, Files = files,
-            RejectedRows = checks.RejectedRows, RejectedSubscribers = checks.RejectedSubscribers.Count,
+            RejectedRows = rejectedRows, RejectedSubscribers = rejectedSubscribers,
             RejectsFile = rejectsPath, StartedAt = startedAt, Outcome = LoadOutcome.Refused,
-            TopCauses = checks.TopCauses(5),
+            TopCauses = rejectedRows > 0 ? await staging.TopCausesAsync(5, ct) : [],
         };
 
-        var accepted = recs.Rows - Count(checks.RecRejected);
         string? refusal = null;
-        if (checks.RejectedRows > options.MaxRejectRate * checks.TotalRows)
-            refusal = $"refused: {checks.RejectedRows} of {checks.TotalRows} rows rejected "
-                + $"({(double)checks.RejectedRows / Math.Max(1, checks.TotalRows):P2}), more than the allowed {options.MaxRejectRate:P2}";
+        if (rejectedRows > options.MaxRejectRate * totalRows)
+            refusal = $"refused: {rejectedRows} of {totalRows} rows rejected "
+                + $"({(double)rejectedRows / Math.Max(1, totalRows):P2}), more than the allowed {options.MaxRejectRate:P2}";
         else if (options.Mode == LoadMode.Snapshot && accepted == 0)
             refusal = "refused: no recommendation row to load; a snapshot of nothing would delete every subscriber";
         if (refusal is not null)
         {
             await using var cmd = FinishCommand(conn, result with { Message = refusal }, "refused", needsSync: false);
             await cmd.ExecuteNonQueryAsync(ct);
+            await Exec(conn, DropStaging, ct);
             return result with { Message = refusal, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
         }
 
-        var toCopy = (long)(checks.TotalRows - checks.RejectedRows);
-        long copied = 0;
-        Action<long> onCopied = n => { copied += n; progress?.Report(new("copy", Math.Min(copied, toCopy), toCopy)); };
-        HashSet<string>? freshIsdns = null;
+        await Exec(conn, "ANALYZE stage_rec, stage_profile, stage_monthly, stage_keep", ct);
         int recIns, recUpd = 0, recDel = 0, profIns, profUpd = 0, profDel = 0, monIns, monUpd = 0, monDel = 0, statsRows;
         if (await FreshLoad.LiveTablesEmptyAsync(conn, ct))
         {
-            progress?.Report(new("copy", 0, toCopy));
+            progress?.Report(new("indexes and stats", 0, 1));
             await using var tx = await conn.BeginTransactionAsync(ct);
             await Exec(conn, "SET LOCAL work_mem = '256MB'", ct);
-            (recIns, profIns, monIns, freshIsdns) = await FreshLoad.RunAsync(conn, checks, lap, onCopied, ct);
-            progress?.Report(new("copy", toCopy, toCopy));
-            progress?.Report(new("indexes and stats", 0, 1));
+            (recIns, profIns, monIns) = await FreshLoad.RunAsync(conn, async () =>
+            {
+                var r = await Count(conn, InsertRecs, ct);
+                await Exec(conn, BuildProfiles, ct);
+                var p = await Count(conn, InsertProfiles, ct);
+                var m = await Count(conn, InsertMonthly, ct);
+                return (r, p, m);
+            }, lap, ct);
             statsRows = await Count(conn, MergeStats, ct);
             lap("stats");
             progress?.Report(new("indexes and stats", 1, 1));
             await RecordChangesAsync(conn, loadId, RecordFreshChanges, ct);
-            result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
+            result = await FinishAsync(conn, tx, result, rejectedRows, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
                 new(monIns, monUpd, monDel), statsRows, ct);
         }
         else
         {
-            // Staging: session-local temporary tables (no WAL, no indexes, gone with the session
-            // if the process dies), filled by binary COPY outside the merge transaction.
-            await TrySetAsync(conn, "SET temp_buffers = '512MB'", ct);
-            await Exec(conn, CreateStaging, ct);
-            progress?.Report(new("copy", 0, toCopy));
-            await StagingCopy.CopyAsync(conn, "stage_rec", recs, checks.RecRejected, onCopied, ct);
-            await StagingCopy.CopyAsync(conn, "stage_profile", profiles, checks.ProfileRejected, onCopied, ct);
-            await StagingCopy.CopyAsync(conn, "stage_monthly", monthly, checks.MonthlyRejected, onCopied, ct);
-            if (options.Mode == LoadMode.Snapshot && checks.RejectedSubscribers.Count > 0)
-            {
-                await using var importer = await conn.BeginBinaryImportAsync("COPY stage_keep (isdn) FROM STDIN (FORMAT BINARY)", ct);
-                importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
-                foreach (var isdn in checks.RejectedSubscribers)
-                {
-                    await importer.StartRowAsync(ct);
-                    await importer.WriteAsync(isdn, NpgsqlTypes.NpgsqlDbType.Text, ct);
-                }
-                await importer.CompleteAsync(ct);
-            }
-            await Exec(conn, "ANALYZE stage_rec, stage_profile, stage_monthly, stage_keep", ct);
-            lap("copy");
-
             // Merge: one transaction, ROW EXCLUSIVE locks only; readers are never blocked.
             string[] steps = options.Mode == LoadMode.Snapshot
                 ? ["monthly deletes", "profile deletes", "recommendation deletes", "recommendation updates", "recommendation inserts",
@@ -438,7 +434,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
                     await tx.RollbackAsync(ct);
                     await using var cmd = FinishCommand(conn, result with { Message = guard }, "refused", needsSync: false);
                     await cmd.ExecuteNonQueryAsync(ct);
-                    await Exec(conn, "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed", ct);
+                    await Exec(conn, DropStaging, ct);
                     return result with { Message = guard, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
                 }
                 recUpd = await Count(conn, UpdateRecs, ct); Step();
@@ -452,32 +448,43 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
                 statsRows = await Count(conn, MergeStats, ct); Step();
                 await RecordChangesAsync(conn, loadId, RecordMergedChanges, ct);
 
-                result = await FinishAsync(conn, tx, result, checks, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
+                result = await FinishAsync(conn, tx, result, rejectedRows, new(recIns, recUpd, recDel), new(profIns, profUpd, profDel),
                     new(monIns, monUpd, monDel), statsRows, ct);
             }
             lap("merge");
-
         }
-        var changed = freshIsdns ?? new HashSet<string>(StringComparer.Ordinal);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
         var deleted = new HashSet<string>(StringComparer.Ordinal);
-        if (freshIsdns is null)
+        int changedCount = 0, deletedCount = 0;
+        // The sets grow with the data; a caller that only reports counts does not ask for them.
+        var sql = options.ReturnIsdns
+            ? "SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn"
+            : "SELECT NULL::text, deleted, count(*) FROM (SELECT bool_or(deleted) AS deleted FROM load_changed GROUP BY isdn) c GROUP BY deleted";
+        await using (var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 })
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            await using (var cmd = new NpgsqlCommand("SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn", conn) { CommandTimeout = 0 })
-            await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct))
             {
-                while (await reader.ReadAsync(ct))
-                    (reader.GetBoolean(1) ? deleted : changed).Add(reader.GetString(0));
+                var isDeleted = reader.GetBoolean(1);
+                var n = options.ReturnIsdns ? 1 : checked((int)reader.GetInt64(2));
+                if (isDeleted) deletedCount += n; else changedCount += n;
+                if (options.ReturnIsdns)
+                    (isDeleted ? deleted : changed).Add(reader.GetString(0));
             }
-            await Exec(conn, "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed", ct);
         }
+        await Exec(conn, DropStaging, ct);
         // No ANALYZE here: autovacuum analyses after large changes, and a fresh load's index
         // builds already give the planner the tables' sizes.
         lap("finish");
 
-        return result with { ChangedIsdns = changed, DeletedIsdns = deleted, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
+        return result with
+        {
+            ChangedIsdns = changed, DeletedIsdns = deleted, ChangedSubscribers = changedCount, DeletedSubscribers = deletedCount,
+            FinishedAt = DateTimeOffset.UtcNow, Timings = timings,
+        };
     }
 
-    static int Count(bool[] flags) => flags.Count(f => f);
+    const string DropStaging = "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed, stage_key, stage_problem, stage_recisdn, stage_bad";
 
     // The change set an incremental sync and the dual write push (table load_changes), inside
     // the load's transaction so it commits with the rows.
@@ -533,7 +540,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
 
     /// Records the outcome in data_loads inside the load's transaction, so the record and the
     /// data commit together, and commits.
-    static async Task<LoadResult> FinishAsync(NpgsqlConnection conn, NpgsqlTransaction tx, LoadResult result, LoadChecks checks,
+    static async Task<LoadResult> FinishAsync(NpgsqlConnection conn, NpgsqlTransaction tx, LoadResult result, int rejectedRows,
         TableChanges recs, TableChanges profiles, TableChanges monthly, int statsRows, CancellationToken ct)
     {
         result = result with
@@ -545,7 +552,7 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
             StatsRows = statsRows,
         };
         var message = $"loaded: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted"
-            + (checks.RejectedRows > 0 ? $", {checks.RejectedRows} rows rejected" : "");
+            + (rejectedRows > 0 ? $", {rejectedRows} rows rejected" : "");
         result = result with { Message = message };
         await using (var cmd = FinishCommand(conn, result, "succeeded", needsSync: result.Inserted + result.Updated + result.Deleted > 0))
         {

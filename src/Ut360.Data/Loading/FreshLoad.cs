@@ -1,6 +1,4 @@
 using Npgsql;
-using NpgsqlTypes;
-using Ut360.Data.Upstream;
 
 namespace Ut360.Data.Loading;
 
@@ -8,8 +6,8 @@ namespace Ut360.Data.Loading;
 /// mix of old and new data when there is no old data, so instead of merging through staging
 /// this path takes the three tables (ACCESS EXCLUSIVE: readers of the empty tables wait until
 /// the commit), truncates them (on a wal_level=minimal server the new rows then skip the WAL),
-/// drops their indexes and key constraints, binary COPYs the rows straight in with ids reserved
-/// from the tables' own sequences, and rebuilds indexes and constraints under the same names.
+/// drops their indexes and key constraints, inserts the staged rows in file order, and rebuilds
+/// indexes and constraints under the same names.
 /// All in one transaction: a failure or a kill leaves the empty tables and their indexes.
 static class FreshLoad
 {
@@ -45,9 +43,10 @@ static class FreshLoad
         return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
-    /// Runs inside the caller's transaction; returns the rows inserted per table.
-    public static async Task<(int Recs, int Profiles, int Monthly, HashSet<string> Isdns)> RunAsync(NpgsqlConnection conn, LoadChecks checks,
-        Action<string> step, Action<long> rowsCopied, CancellationToken ct)
+    /// Runs inside the caller's transaction: <paramref name="insert"/> moves the staged rows
+    /// into the stripped tables and returns the rows inserted per table.
+    public static async Task<(int Recs, int Profiles, int Monthly)> RunAsync(NpgsqlConnection conn,
+        Func<Task<(int Recs, int Profiles, int Monthly)>> insert, Action<string> step, CancellationToken ct)
     {
         await using (var cmd = new NpgsqlCommand(LockAndCheck, conn) { CommandTimeout = 0 })
         {
@@ -80,94 +79,10 @@ static class FreshLoad
             await Exec(conn, $"DROP INDEX {i.Name}", ct);
         step("drop indexes");
 
-        var now = DateTime.SpecifyKind(await Scalar<DateTime>(conn, "SELECT now() AT TIME ZONE 'UTC'", ct), DateTimeKind.Unspecified);
-        var recs = checks.Recommendations;
-        var profiles = checks.Profiles;
-        var monthly = checks.Monthly;
-
-        // Ids come from the tables' own sequences, reserved as one block each.
-        var recCount = checks.RecRejected.Count(r => !r);
-        var recFirst = await Reserve(conn, "recommendations", recCount, ct);
-        var recIdByIsdn = new Dictionary<string, long>(recCount, StringComparer.Ordinal);
-        var recRowByIsdn = new Dictionary<string, int>(recCount, StringComparer.Ordinal);
-        {
-            var isdn = recs.Text("isdn");
-            var writers = recs.File.Columns.Skip(1).Select(c => StagingCopy.Writer(recs, c)).ToArray();
-            var id = recFirst;
-            await using var importer = await conn.BeginBinaryImportAsync(
-                $"COPY recommendations (id, isdn, {string.Join(", ", recs.File.Columns.Skip(1).Select(c => c.Name))}, created_at, updated_at) FROM STDIN (FORMAT BINARY)", ct);
-            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
-            for (var row = 0; row < recs.Rows; row++)
-            {
-                if (checks.RecRejected[row]) continue;
-                recIdByIsdn[isdn[row]!] = id;
-                recRowByIsdn[isdn[row]!] = row;
-                importer.StartRow();
-                importer.Write(id++, NpgsqlDbType.Bigint);
-                importer.Write(isdn[row]!, NpgsqlDbType.Text);
-                foreach (var w in writers) w(importer, row);
-                importer.Write(now, NpgsqlDbType.Timestamp);
-                importer.Write(now, NpgsqlDbType.Timestamp);
-                if ((row & 0x3FFF) == 0) { rowsCopied(0x4000); ct.ThrowIfCancellationRequested(); }
-            }
-            await importer.CompleteAsync(ct);
-        }
-        step("copy recommendations");
-
-        // A profile row is the subscriber's recommendation columns plus the profile file's own.
-        var profileCount = checks.ProfileRejected.Count(r => !r);
-        var profileFirst = await Reserve(conn, "subscriber_360_profiles", profileCount, ct);
-        {
-            var isdn = profiles.Text("isdn");
-            var own = profiles.File.Columns.Skip(1).ToDictionary(c => c.Name, c => StagingCopy.Writer(profiles, c));
-            var fromRec = recs.File.Columns.Skip(1).ToDictionary(c => c.Name, c => StagingCopy.Writer(recs, c));
-            var columns = DataLoader.ProfileColumns;
-            var id = profileFirst;
-            await using var importer = await conn.BeginBinaryImportAsync(
-                $"COPY subscriber_360_profiles (id, isdn, {string.Join(", ", columns)}, created_at, updated_at) FROM STDIN (FORMAT BINARY)", ct);
-            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
-            for (var row = 0; row < profiles.Rows; row++)
-            {
-                if (checks.ProfileRejected[row]) continue;
-                var key = isdn[row]!;
-                var recRow = recRowByIsdn[key];
-                importer.StartRow();
-                importer.Write(id++, NpgsqlDbType.Bigint);
-                importer.Write(key, NpgsqlDbType.Text);
-                foreach (var c in columns)
-                {
-                    if (c == "recommendation_id") importer.Write(recIdByIsdn[key], NpgsqlDbType.Bigint);
-                    else if (own.TryGetValue(c, out var w)) w(importer, row);
-                    else fromRec[c](importer, recRow);
-                }
-                importer.Write(now, NpgsqlDbType.Timestamp);
-                importer.Write(now, NpgsqlDbType.Timestamp);
-                if ((row & 0x3FFF) == 0) { rowsCopied(0x4000); ct.ThrowIfCancellationRequested(); }
-            }
-            await importer.CompleteAsync(ct);
-        }
-        step("copy profiles");
-
-        var monthlyCount = checks.MonthlyRejected.Count(r => !r);
-        var monthlyFirst = await Reserve(conn, "subscriber_monthly_arpu", monthlyCount, ct);
-        {
-            var writers = monthly.File.Columns.Select(c => StagingCopy.Writer(monthly, c)).ToArray();
-            var id = monthlyFirst;
-            await using var importer = await conn.BeginBinaryImportAsync(
-                $"COPY subscriber_monthly_arpu (id, {string.Join(", ", monthly.File.Columns.Select(c => c.Name))}, created_at) FROM STDIN (FORMAT BINARY)", ct);
-            importer.Timeout = TimeSpan.FromHours(1); // a big COPY on a busy server is slow, not stuck
-            for (var row = 0; row < monthly.Rows; row++)
-            {
-                if (checks.MonthlyRejected[row]) continue;
-                importer.StartRow();
-                importer.Write(id++, NpgsqlDbType.Bigint);
-                foreach (var w in writers) w(importer, row);
-                importer.Write(now, NpgsqlDbType.Timestamp);
-                if ((row & 0x3FFF) == 0) { rowsCopied(0x4000); ct.ThrowIfCancellationRequested(); }
-            }
-            await importer.CompleteAsync(ct);
-        }
-        step("copy monthly");
+        // The rows come from staging in file order, so the ids the sequences hand out follow the
+        // files whatever format they came in.
+        var counts = await insert();
+        step("insert");
 
         foreach (var i in indexes)
             await Exec(conn, i.Definition, ct);
@@ -177,30 +92,7 @@ static class FreshLoad
             await Exec(conn, $"ALTER TABLE {c.Table} ADD CONSTRAINT {c.Name} {c.Definition}", ct);
         step("build indexes");
 
-        return (recCount, profileCount, monthlyCount, new HashSet<string>(recIdByIsdn.Keys, StringComparer.Ordinal));
-    }
-
-    /// Takes `count` consecutive values of the table's id sequence and returns the first.
-    static async Task<long> Reserve(NpgsqlConnection conn, string table, int count, CancellationToken ct)
-    {
-        if (count == 0)
-            return 1;
-        await using var cmd = new NpgsqlCommand("""
-            WITH s AS (SELECT pg_get_serial_sequence(@t, 'id') AS seq),
-                 first AS (SELECT nextval(seq::regclass) AS v, seq FROM s)
-            SELECT v, setval(seq::regclass, v + @n - 1) FROM first
-            """, conn) { CommandTimeout = 0 };
-        cmd.Parameters.AddWithValue("t", table);
-        cmd.Parameters.AddWithValue("n", (long)count);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        return reader.GetInt64(0);
-    }
-
-    static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
-        return (T)(await cmd.ExecuteScalarAsync(ct))!;
+        return counts;
     }
 
     static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct)

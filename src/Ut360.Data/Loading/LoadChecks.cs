@@ -11,8 +11,10 @@ namespace Ut360.Data.Loading;
 /// and why it was refused.
 public sealed record RejectedRow(string File, int Row, string Column, string? Value, string Reason);
 
-/// The row checks of a load. They run on the column arrays before anything is written and
-/// mark each row accepted or rejected. The unit of rejection is the subscriber: when any row of
+/// The row checks of a load, one batch of rows at a time, before a row is staged: they mark
+/// each row accepted or rejected. The checks that need the whole data set (duplicate and
+/// unknown ISDNs, and spreading a refusal to the subscriber's other rows) run in PostgreSQL
+/// staging afterwards (<see cref="StagingChecks"/>). The unit of rejection is the subscriber: when any row of
 /// a subscriber (its recommendation, its profile or one of its monthly rows) is refused, all its
 /// rows are quarantined and its live data is kept as it was, so PostgreSQL never holds a
 /// subscriber half from the old data and half from the new, and a bad row never deletes one.
@@ -68,53 +70,27 @@ public sealed class LoadChecks
     public static decimal ToNumeric(double value, int scale) =>
         Math.Round((decimal)value, scale, MidpointRounding.AwayFromZero);
 
-    public UpstreamTable Recommendations { get; }
-    public UpstreamTable Profiles { get; }
-    public UpstreamTable Monthly { get; }
-    public bool[] RecRejected { get; }
-    public bool[] ProfileRejected { get; }
-    public bool[] MonthlyRejected { get; }
-    public List<RejectedRow> Problems { get; } = [];
-    /// ISDNs of subscribers refused as a whole; their live rows are kept as they were.
-    public HashSet<string> RejectedSubscribers { get; } = new(StringComparer.Ordinal);
-    public int RejectedRows { get; private set; }
-    public int TotalRows => Recommendations.Rows + Profiles.Rows + Monthly.Rows;
+    readonly List<RejectedRow> _problems;
 
-    LoadChecks(UpstreamTable recs, UpstreamTable profiles, UpstreamTable monthly)
-    {
-        Recommendations = recs;
-        Profiles = profiles;
-        Monthly = monthly;
-        RecRejected = new bool[recs.Rows];
-        ProfileRejected = new bool[profiles.Rows];
-        MonthlyRejected = new bool[monthly.Rows];
-    }
+    LoadChecks(List<RejectedRow> problems) => _problems = problems;
 
-    public static LoadChecks Run(UpstreamTable recs, UpstreamTable profiles, UpstreamTable monthly)
+    /// Checks one batch of rows; returns which rows are rejected and adds their problems (rows
+    /// numbered in the whole table) to <paramref name="problems"/>. Text is normalised to NFC
+    /// in place.
+    public static bool[] Check(UpstreamTable batch, List<RejectedRow> problems)
     {
-        var checks = new LoadChecks(recs, profiles, monthly);
-        checks.CheckCells(recs, checks.RecRejected);
-        checks.CheckRevenueWithinAdvance();
-        checks.CheckCells(profiles, checks.ProfileRejected);
-        checks.CheckCells(monthly, checks.MonthlyRejected);
-        checks.CheckKeys();
-        checks.Cascade();
-        checks.RejectedRows = Count(checks.RecRejected) + Count(checks.ProfileRejected) + Count(checks.MonthlyRejected);
-        return checks;
-    }
-
-    static int Count(bool[] flags)
-    {
-        var n = 0;
-        foreach (var f in flags)
-            if (f) n++;
-        return n;
+        var checks = new LoadChecks(problems);
+        var rejected = new bool[batch.Rows];
+        checks.CheckCells(batch, rejected);
+        if (batch.File == UpstreamFormat.Recommendations)
+            checks.CheckRevenueWithinAdvance(batch, rejected);
+        return rejected;
     }
 
     void Reject(UpstreamTable table, bool[] rejected, int row, string column, string? value, string reason)
     {
         rejected[row] = true;
-        Problems.Add(new RejectedRow(table.FileName, row + 1, column, value, reason));
+        _problems.Add(new RejectedRow(table.FileName, checked((int)(table.FirstRow + row + 1)), column, value, reason));
     }
 
     void CheckCells(UpstreamTable table, bool[] rejected)
@@ -146,30 +122,21 @@ public sealed class LoadChecks
 
     /// The operator's revenue from one advance is its fee, a share of the advance
     /// (docs/data-format.md: 30 %); more than the advance itself is a unit or column mix-up.
-    void CheckRevenueWithinAdvance()
+    void CheckRevenueWithinAdvance(UpstreamTable recs, bool[] rejected)
     {
-        var advance = Recommendations.Number("advance_amount");
-        var revenue = Recommendations.Number("revenue_per_advance");
+        var advance = recs.Number("advance_amount");
+        var revenue = recs.Number("revenue_per_advance");
         for (var i = 0; i < advance.Length; i++)
-            if (!RecRejected[i] && advance[i] is { } a && revenue[i] is { } r && r > a)
-                Reject(Recommendations, RecRejected, i, "revenue_per_advance", r.ToString("R", CultureInfo.InvariantCulture),
+            if (!rejected[i] && advance[i] is { } a && revenue[i] is { } r && r > a)
+                Reject(recs, rejected, i, "revenue_per_advance", r.ToString("R", CultureInfo.InvariantCulture),
                     $"more than the advance itself ({a.ToString("R", CultureInfo.InvariantCulture)} VND)");
     }
 
-    /// The most frequent reasons, most frequent first: what a refusal prints on the console.
-    /// Rows refused only because another row of their subscriber was are left out, and the
-    /// row-specific tail of a reason ("(also row 5)", "(line 9 of …)") is not part of it.
-    public IReadOnlyList<RejectCause> TopCauses(int count) => Problems
-        .Where(p => !p.Reason.StartsWith(CascadeReason, StringComparison.Ordinal))
-        .GroupBy(p => (p.File, p.Column, Reason: ReasonKey(p.Reason)))
-        .Select(g => new RejectCause(g.Key.File, g.Key.Column, g.Key.Reason, g.Count()))
-        .OrderByDescending(c => c.Rows).ThenBy(c => c.File, StringComparer.Ordinal).ThenBy(c => c.Column, StringComparer.Ordinal)
-        .Take(count)
-        .ToList();
+    public const string CascadeReason = "subscriber refused because of ";
 
-    const string CascadeReason = "subscriber refused because of ";
-
-    static string ReasonKey(string reason)
+    /// A reason without its row-specific tail ("(also row 5)", "(line 9 of …)"): what the top
+    /// causes of a refusal group by.
+    public static string ReasonKey(string reason)
     {
         foreach (var tail in new[] { " (also row ", " (line ", " (no line break" })
         {
@@ -340,127 +307,5 @@ public sealed class LoadChecks
             if (reason is not null)
                 Reject(table, rejected, i, column.Name, v.ToString("R", CultureInfo.InvariantCulture), reason);
         }
-    }
-
-    Dictionary<string, int> _recRowByIsdn = new(StringComparer.Ordinal);
-
-    void CheckKeys()
-    {
-        var recIsdn = Recommendations.Text("isdn");
-        _recRowByIsdn = new Dictionary<string, int>(recIsdn.Length, StringComparer.Ordinal);
-        var dupRec = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < recIsdn.Length; i++)
-        {
-            if (recIsdn[i] is not { Length: > 0 } isdn) continue;
-            if (!_recRowByIsdn.TryAdd(isdn, i))
-                dupRec.Add(isdn);
-        }
-        if (dupRec.Count > 0)
-        {
-            for (var i = 0; i < recIsdn.Length; i++)
-                if (recIsdn[i] is { } isdn && dupRec.Contains(isdn))
-                    Reject(Recommendations, RecRejected, i, "isdn", isdn, "duplicate ISDN");
-        }
-
-        var profIsdn = Profiles.Text("isdn");
-        var seenProfile = new Dictionary<string, int>(profIsdn.Length, StringComparer.Ordinal);
-        var dupProfile = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < profIsdn.Length; i++)
-        {
-            if (profIsdn[i] is not { Length: > 0 } isdn) continue;
-            if (!_recRowByIsdn.ContainsKey(isdn))
-                Reject(Profiles, ProfileRejected, i, "isdn", isdn, "unknown ISDN: no row in recommendations");
-            else if (!seenProfile.TryAdd(isdn, i))
-                dupProfile.Add(isdn);
-        }
-        if (dupProfile.Count > 0)
-        {
-            for (var i = 0; i < profIsdn.Length; i++)
-                if (profIsdn[i] is { } isdn && dupProfile.Contains(isdn))
-                    Reject(Profiles, ProfileRejected, i, "isdn", isdn, "duplicate ISDN");
-        }
-
-        var monIsdn = Monthly.Text("isdn");
-        var monMonth = Monthly.Text("data_month");
-        var seenMonth = new Dictionary<(string, string), int>(monIsdn.Length);
-        List<int>? dupRows = null;
-        for (var i = 0; i < monIsdn.Length; i++)
-        {
-            if (monIsdn[i] is not { Length: > 0 } isdn) continue;
-            if (!_recRowByIsdn.ContainsKey(isdn))
-            {
-                Reject(Monthly, MonthlyRejected, i, "isdn", isdn, "unknown ISDN: no row in recommendations");
-                continue;
-            }
-            if (monMonth[i] is not { } month) continue;
-            if (!seenMonth.TryAdd((isdn, month), i))
-                (dupRows ??= []).Add(i);
-        }
-        if (dupRows is not null)
-        {
-            var firstRows = new HashSet<int>();
-            foreach (var i in dupRows)
-            {
-                var first = seenMonth[(monIsdn[i]!, monMonth[i]!)];
-                Reject(Monthly, MonthlyRejected, i, "data_month", monMonth[i], $"duplicate month for this ISDN (also row {first + 1})");
-                if (firstRows.Add(first))
-                    Reject(Monthly, MonthlyRejected, first, "data_month", monMonth[first], $"duplicate month for this ISDN (also row {i + 1})");
-            }
-        }
-    }
-
-    /// Spreads a refusal to every row of the same subscriber (see the class comment).
-    void Cascade()
-    {
-        var firstProblem = new Dictionary<string, string>(StringComparer.Ordinal);
-        void Collect(UpstreamTable table, bool[] rejected)
-        {
-            var isdn = table.Text("isdn");
-            for (var i = 0; i < rejected.Length; i++)
-                if (rejected[i] && isdn[i] is { Length: > 0 } s && _recRowByIsdn.ContainsKey(s))
-                    firstProblem.TryAdd(s, $"{table.FileName} row {i + 1}");
-        }
-        Collect(Recommendations, RecRejected);
-        Collect(Profiles, ProfileRejected);
-        Collect(Monthly, MonthlyRejected);
-        if (firstProblem.Count == 0)
-            return;
-        RejectedSubscribers.UnionWith(firstProblem.Keys);
-
-        void Spread(UpstreamTable table, bool[] rejected)
-        {
-            var isdn = table.Text("isdn");
-            for (var i = 0; i < rejected.Length; i++)
-                if (!rejected[i] && isdn[i] is { } s && firstProblem.TryGetValue(s, out var where))
-                    Reject(table, rejected, i, "isdn", s, CascadeReason + where);
-        }
-        Spread(Recommendations, RecRejected);
-        Spread(Profiles, ProfileRejected);
-        Spread(Monthly, MonthlyRejected);
-    }
-
-    public async Task WriteRejectsAsync(string path, CancellationToken ct)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(dir))
-            Directory.CreateDirectory(dir);
-        await using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
-        await writer.WriteLineAsync("file,row,column,value,reason".AsMemory(), ct);
-        foreach (var p in Problems.OrderBy(p => p.File, StringComparer.Ordinal).ThenBy(p => p.Row))
-        {
-            await writer.WriteLineAsync(string.Join(',', Csv(p.File), p.Row.ToString(CultureInfo.InvariantCulture),
-                Csv(p.Column), Csv(p.Value), Csv(p.Reason)).AsMemory(), ct);
-        }
-    }
-
-    static string Csv(string? value)
-    {
-        if (value is null)
-            return "";
-        if (value.Length > 200)
-            value = value[..200] + "…";
-        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 || value.Length == 0
-            ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
-            : value;
     }
 }

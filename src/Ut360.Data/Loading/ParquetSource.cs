@@ -26,67 +26,117 @@ public static class ParquetSource
     /// One upstream column mapped to the leaf column of the file that carries it.
     sealed record Plan(UpstreamColumn Column, int Leaf, ColumnDescriptor Descriptor, bool IsList);
 
-    public static UpstreamTable Read(IReadOnlyList<string> parts, string tableName, UpstreamFile file, LoadReadOptions options,
-        Action<long>? rowsRead, CancellationToken ct)
-    {
-        long total = 0;
-        foreach (var part in parts)
-            total += Open(part, tableName, r => r.FileMetaData.NumRows);
-        if (total > int.MaxValue)
-            throw new LoadCheckException($"{tableName}: {total} rows is more than one load takes");
+    /// Rows per batch handed to the caller: a row group is read in slices of this many rows,
+    /// so memory holds one slice, not a file (a profiles row group of 214,504 rows is ~300 MB
+    /// of text as .NET strings).
+    public const int BatchRows = 32_768;
 
-        var rows = (int)total;
-        var table = new UpstreamTable(file, tableName, rows);
-        var arrays = file.Columns.Select(c => Allocate(c.Kind, rows)).ToArray();
-        var offset = 0;
+    /// Reads the table's parts in order and hands each slice of rows to <paramref name="onBatch"/>
+    /// (its <see cref="UpstreamTable.FirstRow"/> counts across the parts). Returns the row count.
+    public static async Task<long> ReadAsync(IReadOnlyList<string> parts, string tableName, UpstreamFile file, LoadReadOptions options,
+        Func<UpstreamTable, Task> onBatch, CancellationToken ct)
+    {
+        long offset = 0;
         foreach (var part in parts)
         {
             var partName = parts.Count == 1 ? tableName : tableName + "/" + Path.GetFileName(part);
-            offset = Open(part, partName, reader => ReadPart(reader, partName, table, arrays, offset, options, rowsRead, ct));
+            ParquetFileReader reader;
+            try
+            {
+                reader = new ParquetFileReader(part, ReaderProperties());
+            }
+            catch (ParquetException e)
+            {
+                throw new LoadCheckException($"{partName}: not a readable Parquet file ({Short(e)})");
+            }
+            using (reader)
+                offset = await ReadPartAsync(reader, partName, tableName, file, offset, options, onBatch, ct);
         }
-        for (var c = 0; c < file.Columns.Count; c++)
-            table.Set(file.Columns[c].Name, arrays[c]);
-        return table;
+        return offset;
     }
 
-    static T Open<T>(string path, string name, Func<ParquetFileReader, T> read)
+    // Buffered: a column is read a page at a time instead of a whole column chunk into memory
+    // per column (a row group's text columns would be hundreds of MB at once).
+    static ReaderProperties ReaderProperties()
     {
+        var properties = ParquetSharp.ReaderProperties.GetDefaultReaderProperties();
+        properties.EnableBufferedStream();
+        properties.BufferSize = 1 << 20;
+        return properties;
+    }
+
+    sealed class Cursor(ColumnReader reader) : IDisposable
+    {
+        LogicalColumnReader? _logical;
+        public ColumnReader Reader { get; } = reader;
+
+        // One logical reader per column and row group: it buffers ahead, so a new one per
+        // slice would lose the values the previous one had buffered.
+        public LogicalColumnReader<T> Logical<T>() => (LogicalColumnReader<T>)(_logical ??= Reader.LogicalReader<T>());
+
+        public void Dispose()
+        {
+            _logical?.Dispose();
+            Reader.Dispose();
+        }
+    }
+
+    static async Task<long> ReadPartAsync(ParquetFileReader reader, string partName, string tableName, UpstreamFile file, long offset,
+        LoadReadOptions options, Func<UpstreamTable, Task> onBatch, CancellationToken ct)
+    {
+        List<Plan> plans;
+        int groups;
         try
         {
-            using var reader = new ParquetFileReader(path);
-            return read(reader);
+            plans = Map(reader.FileMetaData.Schema, partName, file);
+            groups = reader.FileMetaData.NumRowGroups;
         }
         catch (ParquetException e)
         {
-            throw new LoadCheckException($"{name}: not a readable Parquet file ({Short(e)})");
+            throw new LoadCheckException($"{partName}: not a readable Parquet file ({Short(e)})");
         }
-    }
-
-    static int ReadPart(ParquetFileReader reader, string partName, UpstreamTable table, Array[] arrays, int offset,
-        LoadReadOptions options, Action<long>? rowsRead, CancellationToken ct)
-    {
-        var plans = Map(reader.FileMetaData.Schema, partName, table.File);
-        for (var g = 0; g < reader.FileMetaData.NumRowGroups; g++)
+        for (var g = 0; g < groups; g++)
         {
             using var group = reader.RowGroup(g);
-            var n = checked((int)group.MetaData.NumRows);
-            foreach (var (plan, c) in plans.Select((p, i) => (p, i)))
+            var n = group.MetaData.NumRows;
+            var cursors = new List<Cursor>(plans.Count);
+            try
             {
-                ct.ThrowIfCancellationRequested();
-                try
+                foreach (var plan in plans)
+                    cursors.Add(new Cursor(group.Column(plan.Leaf)));
+                for (long start = 0; start < n; start += BatchRows)
                 {
-                    using var column = group.Column(plan.Leaf);
-                    ReadColumn(column, plan, arrays[c], offset, n, table, options);
-                }
-                catch (Exception e) when (e is ParquetException or OverflowException or InvalidDataException or IndexOutOfRangeException
-                                              or ArgumentException or InvalidCastException or NotSupportedException)
-                {
-                    throw new LoadCheckException(
-                        $"{partName}: column '{plan.Column.Name}', row group {g} (rows {offset + 1}–{offset + n}): cannot be read ({Short(e)})");
+                    ct.ThrowIfCancellationRequested();
+                    var rows = (int)Math.Min(BatchRows, n - start);
+                    var table = new UpstreamTable(file, tableName, rows, offset + start);
+                    for (var c = 0; c < plans.Count; c++)
+                    {
+                        var target = Allocate(plans[c].Column.Kind, rows);
+                        try
+                        {
+                            ReadColumn(cursors[c], plans[c], target, rows, table, options);
+                        }
+                        catch (Exception e) when (e is ParquetException or OverflowException or InvalidDataException or IndexOutOfRangeException
+                                                      or ArgumentException or InvalidCastException or NotSupportedException)
+                        {
+                            throw new LoadCheckException(
+                                $"{partName}: column '{plans[c].Column.Name}', row group {g} (rows {offset + 1}–{offset + n}): cannot be read ({Short(e)})");
+                        }
+                        table.Set(plans[c].Column.Name, target);
+                    }
+                    await onBatch(table);
                 }
             }
+            catch (ParquetException e)
+            {
+                throw new LoadCheckException($"{partName}: row group {g} (rows {offset + 1}–{offset + n}): cannot be read ({Short(e)})");
+            }
+            finally
+            {
+                foreach (var cursor in cursors)
+                    cursor.Dispose();
+            }
             offset += n;
-            rowsRead?.Invoke(n);
         }
         return offset;
     }
@@ -193,13 +243,15 @@ public static class ParquetSource
         return p.IsList ? $"LIST<{leaf}>" : leaf;
     }
 
-    static void ReadColumn(ColumnReader column, Plan p, Array target, int offset, int n, UpstreamTable table, LoadReadOptions options)
+    static void ReadColumn(Cursor cursor, Plan p, Array target, int n, UpstreamTable table, LoadReadOptions options)
     {
+        const int offset = 0;
+        var column = cursor.Reader;
         var d = p.Descriptor;
         var name = p.Column.Name;
         if (p.IsList)
         {
-            ReadList(column, name, (string?[])target, offset, n, table);
+            ReadList(cursor, name, (string?[])target, offset, n, table);
             return;
         }
         switch (p.Column.Kind)
@@ -220,7 +272,7 @@ public static class ParquetSource
             case ColumnKind.Int:
             {
                 var dst = (int?[])target;
-                var values = ReadNumbers(column, n);
+                var values = ReadNumbers(cursor, n);
                 for (var i = 0; i < n; i++)
                 {
                     if (values[i] is not { } v)
@@ -237,7 +289,7 @@ public static class ParquetSource
             case ColumnKind.Number:
             {
                 var dst = (double?[])target;
-                var values = ReadNumbers(column, n);
+                var values = ReadNumbers(cursor, n);
                 for (var i = 0; i < n; i++)
                     dst[offset + i] = values[i];
                 break;
@@ -294,10 +346,9 @@ public static class ParquetSource
 
     /// LIST&lt;STRING&gt; (Spark array&lt;string&gt;, pyarrow list&lt;string&gt;): stored as the JSON
     /// array of its elements, which is what the column holds. A null element cannot be one.
-    static void ReadList(ColumnReader column, string name, string?[] dst, int offset, int n, UpstreamTable table)
+    static void ReadList(Cursor cursor, string name, string?[] dst, int offset, int n, UpstreamTable table)
     {
-        using var reader = column.LogicalReader<string?[]?>();
-        var values = reader.ReadAll(n);
+        var values = cursor.Logical<string?[]?>().ReadAll(n);
         for (var i = 0; i < n; i++)
         {
             if (values[i] is not { } items)
@@ -327,14 +378,12 @@ public static class ParquetSource
     /// Any accepted numeric encoding as a double. DECIMAL goes through the library's decimal
     /// (exact, any physical type), then to double like DOUBLE columns; FLOAT through its
     /// shortest decimal text so 0.1f lands as 0.1, not 0.100000001490116.
-    static double?[] ReadNumbers(ColumnReader column, int n)
+    static double?[] ReadNumbers(Cursor cursor, int n)
     {
+        var column = cursor.Reader;
         var d = column.ColumnDescriptor;
         if (d.LogicalType is DecimalLogicalType)
-        {
-            using var reader = column.LogicalReader<decimal?>();
-            return reader.ReadAll(n).Select(v => v is { } x ? (double)x : (double?)null).ToArray();
-        }
+            return cursor.Logical<decimal?>().ReadAll(n).Select(v => v is { } x ? (double)x : (double?)null).ToArray();
         return d.PhysicalType switch
         {
             PhysicalType.Double => ReadPhysical<double>(column, n),

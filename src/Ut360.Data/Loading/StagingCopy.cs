@@ -4,14 +4,15 @@ using Ut360.Data.Upstream;
 
 namespace Ut360.Data.Loading;
 
-/// Writes the accepted rows of an upstream table into its session-local staging table with
+/// Writes the accepted rows of a batch of an upstream table into its session-local staging table with
 /// binary COPY. Staging tables have the upstream file's columns (typed like the live ones)
 /// plus `ord`, the row's position in the file, so inserts keep the file's order and the ids
 /// of a fresh load follow it whatever format the files came in.
 static class StagingCopy
 {
+    /// Copies the accepted rows of one batch; `ord` is the row's position in the whole table.
     public static async Task<int> CopyAsync(NpgsqlConnection conn, string stagingTable, UpstreamTable table, bool[] rejected,
-        Action<long>? rowsCopied, CancellationToken ct)
+        CancellationToken ct)
     {
         var columns = table.File.Columns;
         var writers = columns.Select(c => Writer(table, c)).ToArray();
@@ -25,18 +26,13 @@ static class StagingCopy
                 if (rejected[row])
                     continue;
                 importer.StartRow();
-                importer.Write(row, NpgsqlDbType.Integer);
+                importer.Write(checked((int)(table.FirstRow + row)), NpgsqlDbType.Integer);
                 foreach (var write in writers)
                     write(importer, row);
-                if ((++copied & 0x3FFF) == 0)
-                {
-                    rowsCopied?.Invoke(0x4000);
-                    ct.ThrowIfCancellationRequested();
-                }
+                copied++;
             }
             await importer.CompleteAsync(ct);
         }
-        rowsCopied?.Invoke(copied & 0x3FFF);
         return copied;
     }
 

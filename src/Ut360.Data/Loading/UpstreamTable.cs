@@ -2,15 +2,18 @@ using Ut360.Data.Upstream;
 
 namespace Ut360.Data.Loading;
 
-/// One upstream file held column-wise: each column is a typed array of Rows values
+/// A batch of rows of one upstream file, held column-wise: each column is a typed array of Rows values
 /// (string?[] for Text/JsonArray, int?[] for Int, double?[] for Number, DateOnly?[] for Date).
 /// Cells that could not be read as their type are null in the array and listed in CellErrors,
 /// so the checks quarantine the row instead of the reader failing the whole file.
-public sealed class UpstreamTable(UpstreamFile file, string fileName, int rows)
+/// FirstRow is the 0-based position of the batch's first row in the whole table (its parts
+/// together); CellError rows are positions within the batch.
+public sealed class UpstreamTable(UpstreamFile file, string fileName, int rows, long firstRow = 0)
 {
     public UpstreamFile File { get; } = file;
     public string FileName { get; } = fileName;
     public int Rows { get; } = rows;
+    public long FirstRow { get; } = firstRow;
     readonly Dictionary<string, Array> _columns = new(StringComparer.Ordinal);
 
     public List<CellError> CellErrors { get; } = [];

@@ -806,6 +806,42 @@ public sealed class FieldCaseTests : IDisposable
         Assert.Equal(await Content(reference), await Content(db));
     }
 
+    // ---- memory: the files stream through in batches ----
+
+    [Fact]
+    public async Task Rows_across_batch_boundaries_load_and_are_checked_like_the_rest()
+    {
+        // 12,000 subscribers × 3 months = 36,000 monthly rows: more than one batch of each reader.
+        var fixture = UpstreamFixture.Create(12_000);
+        Assert.True(fixture.Monthly.Count > ParquetSource.BatchRows && fixture.Monthly.Count > CsvSource.BatchRows);
+        // A duplicate month whose first copy is in the first batch and the second in the last.
+        var first = fixture.Monthly[10];
+        fixture.Monthly[35_000]["isdn"] = first["isdn"];
+        fixture.Monthly[35_000]["data_month"] = first["data_month"];
+        await using var fromParquet = await TestDatabase.CreateAsync();
+        await using var fromCsv = await TestDatabase.CreateAsync();
+        var pq = fixture.WriteTo(Dir("pq"), "parquet");
+        var csv = fixture.WriteTo(Dir("csv"), "csv");
+        // The CSV copy was cut inside its last number.
+        var monthly = Path.Combine(csv, "monthly_arpu.csv");
+        File.WriteAllText(monthly, File.ReadAllText(monthly)[..^3]);
+
+        var p = await Load(fromParquet, pq);
+        var c = await Load(fromCsv, csv);
+
+        Assert.Equal((LoadOutcome.Succeeded, LoadOutcome.Succeeded), (p.Outcome, c.Outcome));
+        Assert.Contains("monthly_arpu.parquet,11,data_month,202504,duplicate month for this ISDN (also row 35001)", await Rejects(pq));
+        Assert.Contains("monthly_arpu.parquet,35001,data_month,202504,duplicate month for this ISDN (also row 11)", await Rejects(pq));
+        var csvRejects = await Rejects(csv);
+        Assert.Contains(csvRejects, l => l.StartsWith("monthly_arpu.csv,36000,*,,the file ends inside this record", StringComparison.Ordinal));
+        Assert.Equal(11_999L - 1, await Scalar<long>(fromCsv, "SELECT count(*) FROM recommendations"));
+        Assert.Equal(11_999L, await Scalar<long>(fromParquet, "SELECT count(*) FROM recommendations"));
+        Assert.Equal(await Scalar<long>(fromParquet, "SELECT count(*) FROM recommendations WHERE advance_amount > 0"),
+            await Scalar<long>(fromParquet, "SELECT count(*) FROM recommendations"));
+        // Every staged row of the Parquet load is the fixture's: ids follow the file's order.
+        Assert.Equal(UpstreamFixture.Isdn(11_999), await Scalar<string>(fromParquet, "SELECT isdn FROM recommendations ORDER BY id DESC LIMIT 1"));
+    }
+
     // ---- 10. messages ----
 
     [Fact]
