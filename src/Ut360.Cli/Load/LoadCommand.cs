@@ -66,6 +66,7 @@ public static class LoadCommand
             var options = new LoadOptions
             {
                 MaxDeletePercent = parse.GetValue(maxDeletePercent),
+                ReturnIsdns = false, // the summary prints counts; the dual write reads the load's rows itself
                 CsvEncoding = parse.GetValue(encoding),
                 CsvDelimiter = separator,
                 TimeZone = parse.GetValue(timeZone) ?? NonEmpty(Environment.GetEnvironmentVariable("Load__TimeZone")) ?? LoadOptions.DefaultTimeZone,
@@ -137,7 +138,7 @@ public static class LoadCommand
                 AnsiConsole.MarkupLineInterpolated($"  {c.File}, column {c.Column}: {c.Reason} ({N(c.Rows)} rows)");
         }
         if (r.Outcome == LoadOutcome.Succeeded)
-            AnsiConsole.MarkupLineInterpolated($"subscribers changed: {N(r.ChangedIsdns.Count)}, removed: {N(r.DeletedIsdns.Count)}");
+            AnsiConsole.MarkupLineInterpolated($"subscribers changed: {N(r.ChangedSubscribers)}, removed: {N(r.DeletedSubscribers)}");
         AnsiConsole.MarkupLineInterpolated(
             $"time: {elapsed.TotalSeconds:F1} s ({string.Join(", ", r.Timings.Select(t => $"{t.Stage} {t.Elapsed.TotalSeconds:F1} s"))})");
     }

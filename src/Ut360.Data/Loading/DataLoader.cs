@@ -457,18 +457,33 @@ public sealed class DataLoader(NpgsqlDataSource dataSource)
         }
         var changed = new HashSet<string>(StringComparer.Ordinal);
         var deleted = new HashSet<string>(StringComparer.Ordinal);
-        await using (var cmd = new NpgsqlCommand("SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn", conn) { CommandTimeout = 0 })
+        int changedCount = 0, deletedCount = 0;
+        // The sets grow with the data; a caller that only reports counts does not ask for them.
+        var sql = options.ReturnIsdns
+            ? "SELECT isdn, bool_or(deleted) FROM load_changed GROUP BY isdn"
+            : "SELECT NULL::text, deleted, count(*) FROM (SELECT bool_or(deleted) AS deleted FROM load_changed GROUP BY isdn) c GROUP BY deleted";
+        await using (var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 })
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
-                (reader.GetBoolean(1) ? deleted : changed).Add(reader.GetString(0));
+            {
+                var isDeleted = reader.GetBoolean(1);
+                var n = options.ReturnIsdns ? 1 : checked((int)reader.GetInt64(2));
+                if (isDeleted) deletedCount += n; else changedCount += n;
+                if (options.ReturnIsdns)
+                    (isDeleted ? deleted : changed).Add(reader.GetString(0));
+            }
         }
         await Exec(conn, DropStaging, ct);
         // No ANALYZE here: autovacuum analyses after large changes, and a fresh load's index
         // builds already give the planner the tables' sizes.
         lap("finish");
 
-        return result with { ChangedIsdns = changed, DeletedIsdns = deleted, FinishedAt = DateTimeOffset.UtcNow, Timings = timings };
+        return result with
+        {
+            ChangedIsdns = changed, DeletedIsdns = deleted, ChangedSubscribers = changedCount, DeletedSubscribers = deletedCount,
+            FinishedAt = DateTimeOffset.UtcNow, Timings = timings,
+        };
     }
 
     const string DropStaging = "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed, stage_key, stage_problem, stage_recisdn, stage_bad";

@@ -30,6 +30,9 @@ public sealed record LoadOptions
     /// The CSV separator; default ','.
     public char? CsvDelimiter { get; init; }
 
+    /// Return the changed and deleted ISDNs in the result (their counts are always there).
+    public bool ReturnIsdns { get; init; } = true;
+
     public const string DefaultTimeZone = "Asia/Ho_Chi_Minh";
 }
 
@@ -92,6 +95,9 @@ public sealed record LoadResult
     public IReadOnlyList<RejectCause> TopCauses { get; init; } = [];
     public IReadOnlySet<string> ChangedIsdns { get; init; } = new HashSet<string>();
     public IReadOnlySet<string> DeletedIsdns { get; init; } = new HashSet<string>();
+    /// How many subscribers changed and were deleted (with or without the sets above).
+    public int ChangedSubscribers { get; init; }
+    public int DeletedSubscribers { get; init; }
     public DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset FinishedAt { get; init; }
     public IReadOnlyList<(string Stage, TimeSpan Elapsed)> Timings { get; init; } = [];
