@@ -945,25 +945,6 @@ public sealed class FieldCaseTests : IDisposable
         Assert.Equal(10L, await Scalar<long>(db, "SELECT count(*) FROM recommendations WHERE arpu_trend IN ('Tăng trưởng', 'Ổn định', 'Giảm')"));
     }
 
-    static async Task<(int Exit, string Output)> RunCliAsync(TestDatabase db, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
-        info.Environment["NO_COLOR"] = "1";
-        info.Environment["COLUMNS"] = "400";
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    static Task<(int Code, string Output)> RunCliAsync(TestDatabase db, params string[] args) =>
+        CliProcess.RunAsync(CliProcess.Info(db.ConnectionString, null, new Dictionary<string, string> { ["COLUMNS"] = "400" }, args));
 }

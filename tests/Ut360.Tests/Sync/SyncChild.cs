@@ -24,20 +24,7 @@ sealed class SyncChild : IDisposable
 
     public static SyncChild Start(TestDatabase db, TestRedis redis, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
-        info.Environment["ConnectionStrings__Redis"] = redis.ConnectionString;
-        info.Environment["NO_COLOR"] = "1";
-        return new SyncChild(Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI"));
+        return new SyncChild(CliProcess.Start(CliProcess.Info(db.ConnectionString, redis.ConnectionString, null, args)));
     }
 
     /// Polls the condition until it holds, then kills the process with SIGKILL. Fails if the

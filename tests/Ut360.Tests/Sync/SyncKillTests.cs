@@ -130,21 +130,6 @@ public sealed class SyncKillTests
 
     // The CLI the test project references, run from the test's output directory against the
     // test's own database and Redis namespace.
-    static Process StartCli(TestDatabase db, TestRedis redis, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
-        info.Environment["ConnectionStrings__Redis"] = redis.ConnectionString;
-        info.Environment["NO_COLOR"] = "1";
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the CLI");
-    }
+    static Process StartCli(TestDatabase db, TestRedis redis, params string[] args) =>
+        CliProcess.Start(CliProcess.Info(db.ConnectionString, redis.ConnectionString, null, args));
 }

@@ -177,20 +177,6 @@ public sealed class TlsTests : IAsyncLifetime
 
     Task<(int Code, string Output)> CliAsync(TestDatabase db, params string[] args) => CliOnAsync(ConnectionString, db, args);
 
-    async Task<(int Code, string Output)> CliOnAsync(string redis, TestDatabase db, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ut360.Cli.dll"));
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        info.Environment["ConnectionStrings__Postgres"] = db.ConnectionString;
-        info.Environment["ConnectionStrings__Redis"] = redis;
-        info.Environment["Redis__CaCertificatePath"] = _ca.CaCertificate;
-        info.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
-    }
+    Task<(int Code, string Output)> CliOnAsync(string redis, TestDatabase db, params string[] args) =>
+        CliProcess.RunAsync(CliProcess.Info(db.ConnectionString, redis, new Dictionary<string, string> { ["Redis__CaCertificatePath"] = _ca.CaCertificate }, args));
 }
