@@ -93,8 +93,13 @@ public sealed class NearCache<T> : IDisposable where T : class
 
 /// Clears the near caches when the data in Redis changes: at once on the events channel
 /// (SyncEngine announces every finished sync and dual write), and within PollMs by watching
-/// the sync fields of ut360:meta:stats, in case an announcement was missed; also after a
-/// reconnect, when announcements may have been lost.
+/// the sync fields of ut360:meta:stats, in case an announcement was missed (a reconnect).
+///
+/// A reconnect alone clears nothing. What the caches hold was read from PostgreSQL or from a
+/// published version, and only a sync or a dual write changes either; one that finished while
+/// the announcement could not arrive changed the meta, which the next check sees. Clearing on
+/// every reconnect sent the whole working set to PostgreSQL at once when Redis restarted empty
+/// (bench/faults.sh: UC5 took 6.7 s to come back to its usual latency).
 public sealed class NearCacheInvalidator(
     IConnectionMultiplexer redis, RedisKeys keys, IOptions<NearCacheOptions> options, ApiMetrics metrics,
     NearCache<Recommendations.RecommendationView> recs, NearCache<Profiles.ProfileView> profiles,
@@ -114,7 +119,6 @@ public sealed class NearCacheInvalidator(
     {
         if (!recs.Enabled && !profiles.Enabled && !pages.Enabled)
             return;
-        redis.ConnectionRestored += (_, _) => InvalidateAll();
         var subscribed = false;
         string? seen = null;
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.Value.PollMs));
@@ -128,6 +132,10 @@ public sealed class NearCacheInvalidator(
                     subscribed = true;
                 }
                 var values = await redis.GetDatabase().HashGetAsync(keys.MetaStats, Watched);
+                // No meta (a Redis restarted empty) is no news: the sync that refills Redis
+                // writes a new sync_id, and that change is what clears.
+                if (values.All(v => v.IsNull))
+                    continue;
                 var now = string.Join('|', values.Select(v => v.ToString()));
                 if (seen is not null && now != seen)
                     InvalidateAll();

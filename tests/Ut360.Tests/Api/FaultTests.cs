@@ -203,3 +203,45 @@ public sealed class PostgresDownTests(PostgresDownFactory api) : IClassFixture<P
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
     }
 }
+
+/// The near cache on, as deployed, with a quick meta check.
+public sealed class NearRedisRestartFactory() : PrivateRedisFactory(10, ("NearCache:PollMs", "100"))
+{
+    protected override bool NearCache => true;
+}
+
+public sealed class NearRedisRestartTests(NearRedisRestartFactory api) : IClassFixture<NearRedisRestartFactory>
+{
+    [Fact]
+    public async Task A_redis_restarted_empty_leaves_the_near_cache_serving_without_a_postgres_read()
+    {
+        using var client = api.Client();
+        var path = $"/api/v1/recommendations/{Paths.Escape(ApiTestData.Isdn(3))}";
+        await Poll.UntilAsync(async () =>
+            (await client.GetAsync(path)).Headers.GetValues("Server-Timing").Single().StartsWith("near", StringComparison.Ordinal),
+            $"{path} served from the near cache");
+        var metrics = api.Services.GetRequiredService<ApiMetrics>();
+        var reads = metrics.PostgresReads;
+
+        api.RedisServer.Kill();
+        api.RedisServer.Start();
+        // Back and checked: the API reconnected, and its meta check has run against the empty
+        // server more than once (the check is the only HMGET this test lets the API make).
+        await Poll.UntilAsync(async () =>
+            (await client.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("status").GetString() == "Healthy",
+            "the API reconnected to Redis");
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(api.RedisServer.ConnectionString);
+        await Poll.UntilAsync(async () =>
+        {
+            var info = await admin.GetServers()[0].InfoRawAsync("commandstats") ?? "";
+            var line = info.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_hmget:calls=", StringComparison.Ordinal));
+            return line is not null && int.Parse(line["cmdstat_hmget:calls=".Length..line.IndexOf(',', StringComparison.Ordinal)],
+                System.Globalization.CultureInfo.InvariantCulture) >= 3;
+        }, "the meta check ran against the restarted Redis");
+
+        var response = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("near", response.Headers.GetValues("Server-Timing").Single());
+        Assert.Equal(reads, metrics.PostgresReads);
+    }
+}
