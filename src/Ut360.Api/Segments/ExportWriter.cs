@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 using StackExchange.Redis;
 using Ut360.Api.Infrastructure;
 using Ut360.Data.Domain;
@@ -23,6 +25,19 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
     Ut360.Data.Redis.RedisKeys keys, ILogger<ExportWriter> logger)
 {
     const int BufferSize = 64 * 1024;
+
+    // An export reads for minutes under the request path's Redis budget (Redis:TimeoutMs, 250 ms
+    // by default). One page answered late on a busy host would otherwise abort a transfer of
+    // hundreds of thousands of lines; each page is a read with a cursor, so asking again is safe.
+    static readonly ResiliencePipeline PageReads = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<RedisTimeoutException>(),
+            MaxRetryAttempts = 3,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(100),
+        })
+        .Build();
     static readonly byte[] Base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="u8.ToArray();
 
     /// Decides where the export comes from before the first byte is sent (a status code can
@@ -64,7 +79,8 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             {
                 for (long start = 0; ; start += RecommendationCsv.BatchSize)
                 {
-                    var page = await database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending);
+                    var page = await PageReads.ExecuteAsync(async _ =>
+                        await database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending), ct);
                     if (page.Length > 0)
                         yield return [.. page.Select(m => (string)m!)];
                     if (page.Length < RecommendationCsv.BatchSize)
@@ -74,7 +90,8 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             ulong cursor = 0;
             do
             {
-                var (next, members) = await SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize);
+                var (next, members) = await PageReads.ExecuteAsync(async _ =>
+                    await SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize), ct);
                 if (members.Length > 0)
                     yield return [.. members.Select(m => (string)m!)];
                 cursor = next;
@@ -116,22 +133,25 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         {
             var database = redis.GetDatabase();
             var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
-            async Task SameVersionAsync(Task<RedisValue> after)
+            void SameVersion(RedisValue after)
             {
-                if (SegmentReader.RedisVersion(await after) == version)
+                if (SegmentReader.RedisVersion(after) == version)
                     return;
                 logger.LogWarning("Export of {Segment} aborted: a sync published version {Version} after the export began with {First}",
-                    segment.Id, SegmentReader.RedisVersion(await after), version);
+                    segment.Id, SegmentReader.RedisVersion(after), version);
                 throw new InvalidOperationException($"the index of {segment.Id} changed during the export; ask again");
             }
             if (segment.Kind == SegmentKind.Service)
             {
                 for (long start = 0; ; start += SegmentReader.ScanBatch)
                 {
-                    var read = database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
-                    var after = database.HashGetAsync(keys.MetaStats, "sync_id");
-                    var page = await read;
-                    await SameVersionAsync(after);
+                    var (page, after) = await PageReads.ExecuteAsync(async _ =>
+                    {
+                        var read = database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
+                        var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                        return (await read, await version);
+                    }, ct);
+                    SameVersion(after);
                     foreach (var e in page)
                     {
                         WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, e.Score);
@@ -145,10 +165,13 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             ulong cursor = 0;
             do
             {
-                var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
-                var after = database.HashGetAsync(keys.MetaStats, "sync_id");
-                var (next, members) = await scan;
-                await SameVersionAsync(after);
+                var ((next, members), after) = await PageReads.ExecuteAsync(async _ =>
+                {
+                    var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
+                    var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                    return (await scan, await version);
+                }, ct);
+                SameVersion(after);
                 foreach (var m in members)
                 {
                     WriteLine(((ReadOnlyMemory<byte>)m).Span, null);
