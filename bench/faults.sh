@@ -8,7 +8,7 @@
 # PostgreSQL cluster initialised in the state directory and a redis-server, on the ports below.
 #
 #   bench/faults.sh
-#   FAULTS_PG_PORT=56471 FAULTS_REDIS_PORT=56472 FAULTS_STATE_DIR=/tmp/ut360-faults-<time> \
+#   FAULTS_PG_PORT=56471 FAULTS_REDIS_PORT=56472 FAULTS_STATE_DIR=<a new temporary folder> \
 #   FAULTS_SUBSCRIBERS=20000 FAULTS_RATE=400 bench/faults.sh     # the defaults
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
