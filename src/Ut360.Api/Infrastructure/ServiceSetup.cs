@@ -131,22 +131,16 @@ public static class ServiceSetup
         services.AddOptions<RateLimiterOptions>().Configure<IOptions<ApiOptions>>((o, api) =>
         {
             var limits = api.Value;
-            var bucket = new TokenBucketRateLimiterOptions
+            static TokenBucketRateLimiterOptions Bucket(int burst, int perSecond) => new()
             {
-                TokenLimit = limits.RateLimitBurst,
-                TokensPerPeriod = limits.RateLimitPerSecond,
+                TokenLimit = burst,
+                TokensPerPeriod = perSecond,
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
                 AutoReplenishment = true,
             };
-            var anonymous = new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = limits.AnonymousRateLimitBurst,
-                TokensPerPeriod = limits.AnonymousRateLimitPerSecond,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            };
+            var bucket = Bucket(limits.RateLimitBurst, limits.RateLimitPerSecond);
+            var anonymous = Bucket(limits.AnonymousRateLimitBurst, limits.AnonymousRateLimitPerSecond);
             Func<string, TokenBucketRateLimiterOptions> perKey = _ => bucket;   // made once, not per request
             Func<string, TokenBucketRateLimiterOptions> perAddress = _ => anonymous;
             // Keyed requests by key; everything else (no key, a wrong key) by client address.
