@@ -9,4 +9,13 @@ root.Subcommands.Add(DbCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(LoadCommand.Create());
 root.Subcommands.Add(SyncCommand.Create());
-return await root.Parse(args).InvokeAsync();
+try
+{
+    // Our own handler: a fault is one line naming what failed, never a stack trace.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    Console.Error.WriteLine($"ut360: {Ut360.Cli.CommandErrors.Describe(e)}");
+    return 1;
+}

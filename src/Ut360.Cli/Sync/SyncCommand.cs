@@ -37,7 +37,18 @@ public static class SyncCommand
                 return await PrintHistoryAsync(db, parse.GetValue(limit), ct);
             var keys = new RedisKeys(parse.GetValue(ns) ?? RedisKeys.DefaultNamespace);
 
-            await using var redis = await ConnectionMultiplexer.ConnectAsync(SyncRedis.Options(null));
+            var options = SyncRedis.Options(null);
+            ConnectionMultiplexer redis;
+            try
+            {
+                redis = await ConnectionMultiplexer.ConnectAsync(options);
+            }
+            catch (RedisConnectionException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]ut360 sync:[/] cannot reach Redis at {CommandErrors.Endpoints(options)} ({e.FailureType}, connectTimeout {options.ConnectTimeout} ms); nothing was written");
+                return 1;
+            }
+            await using var _ = redis;
             var request = new SyncRequest
             {
                 Kind = parse.GetValue(changedSince) is null ? SyncKind.Full : SyncKind.Incremental,

@@ -37,6 +37,40 @@ public sealed class SyncServerTests
     }
 
     [Fact]
+    public async Task The_command_says_in_one_line_when_redis_is_unreachable_or_out_of_memory()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await FillAsync(db, 3000);
+
+        // Nothing listens on this port.
+        int closed;
+        using (var l = new TcpListener(IPAddress.Loopback, 0))
+        {
+            l.Start();
+            closed = ((IPEndPoint)l.LocalEndpoint).Port;
+        }
+        var (code, output) = await CliProcess.RunAsync(CliProcess.Info(db.ConnectionString, $"127.0.0.1:{closed},connectTimeout=1000", null, "sync"));
+        Assert.Equal(1, code);
+        Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed}", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
+        NoStackTrace(output);
+
+        // 1 MB and only keys with a TTL evictable: the sync's writes are refused (OOM) or evicted.
+        await using var server = await RedisServer.StartAsync("--maxmemory", "1mb", "--maxmemory-policy", "volatile-lru");
+        (code, output) = await CliProcess.RunAsync(CliProcess.Info(db.ConnectionString, server.ConnectionString, null, "sync"));
+        Assert.Equal(1, code);
+        Assert.True(output.Contains("out of memory", StringComparison.Ordinal) || output.Contains("evicted", StringComparison.Ordinal), output);
+        NoStackTrace(output);
+        var run = await SyncRuns.HistoryAsync(db.DataSource, 1, default).FirstAsync();
+        Assert.Equal(SyncOutcome.Failed, run.Outcome);
+    }
+
+    static void NoStackTrace(string output)
+    {
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", output);
+    }
+
+    [Fact]
     public async Task A_sync_on_the_project_configuration_neither_evicts_nor_warns_about_lazy_freeing()
     {
         await using var db = await TestDatabase.CreateAsync();
