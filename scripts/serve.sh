@@ -20,14 +20,16 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 # The API takes no server by default: without ConnectionStrings__* in the environment, name
-# the local ones that `./ut360 services up` starts, and say so.
+# the local ones that this checkout's `./ut360 services up` started (its ports: UT360_PG_PORT,
+# UT360_REDIS_PORT, exported by ./ut360), and say so.
+pg_port="${UT360_PG_PORT:-55432}" redis_port="${UT360_REDIS_PORT:-56379}"
 if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
-  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=55432;Username=postgres;Database=ut360;Include Error Detail=true"
-  echo "ut360 serve: PostgreSQL: the local server (127.0.0.1:55432, database ut360); set ConnectionStrings__Postgres for another" >&2
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=ut360;Include Error Detail=true"
+  echo "ut360 serve: PostgreSQL: the local server (127.0.0.1:$pg_port, database ut360); set ConnectionStrings__Postgres for another" >&2
 fi
 if [[ -z "${ConnectionStrings__Redis:-}" ]]; then
-  export ConnectionStrings__Redis="127.0.0.1:56379"
-  echo "ut360 serve: Redis: the local server (127.0.0.1:56379); set ConnectionStrings__Redis for another" >&2
+  export ConnectionStrings__Redis="127.0.0.1:$redis_port"
+  echo "ut360 serve: Redis: the local server (127.0.0.1:$redis_port); set ConnectionStrings__Redis for another" >&2
 fi
 # Ut360__IsdnKey is not defaulted: in Production the API refuses to start without it
 # (`./ut360 up` passes the demo key for its demo data).
