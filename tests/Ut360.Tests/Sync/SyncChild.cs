@@ -45,6 +45,23 @@ sealed class SyncChild : IDisposable
         Assert.Equal(137, _process.ExitCode);
     }
 
+    /// Runs `ut360 sync` and kills it with SIGKILL once it has written every rec and its whole
+    /// temporary LOW-risk index, before it publishes: the profile stream waits on the monthly
+    /// table, which this holds locked until the kill.
+    public static async Task KillSyncBeforePublishAsync(TestDatabase db, TestRedis redis)
+    {
+        var k = redis.Keys;
+        var lowRisk = await SyncTestKit.ScalarAsync<long>(db, "SELECT count(*) FROM recommendations WHERE bad_debt_risk = 'LOW'");
+        await using var blocker = await db.DataSource.OpenConnectionAsync();
+        await using var hold = await blocker.BeginTransactionAsync();
+        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE subscriber_monthly_arpu IN ACCESS EXCLUSIVE MODE", blocker, hold))
+            await lockCmd.ExecuteNonQueryAsync();
+        using var child = Start(db, redis, "sync", "--namespace", k.Namespace);
+        var tempLow = (StackExchange.Redis.RedisKey)("{" + k.RiskIndex("LOW").ToString() + "}:next");
+        await child.KillWhenAsync(async () => await redis.Db.SetLengthAsync(tempLow) == lowRisk);
+        await hold.RollbackAsync();
+    }
+
     /// Waits until PostgreSQL has dropped the dead process's sessions and their advisory locks.
     public static async Task WaitForLocksReleasedAsync(TestDatabase db)
     {

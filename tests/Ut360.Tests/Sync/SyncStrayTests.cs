@@ -27,17 +27,7 @@ public sealed class SyncStrayTests
         // test holds), so nothing it wrote is published.
         await FillAsync(db, 3300);
         var added = await IsdnsAsync(db, "id > 3000");
-        var lowRisk = await ScalarAsync<long>(db, "SELECT count(*) FROM recommendations WHERE bad_debt_risk = 'LOW'");
-        await using (var blocker = await db.DataSource.OpenConnectionAsync())
-        {
-            await using var hold = await blocker.BeginTransactionAsync();
-            await using (var lockCmd = new NpgsqlCommand("LOCK TABLE subscriber_monthly_arpu IN ACCESS EXCLUSIVE MODE", blocker, hold))
-                await lockCmd.ExecuteNonQueryAsync();
-            using var child = SyncChild.Start(db, redis, "sync", "--namespace", k.Namespace);
-            var tempLow = (RedisKey)("{" + k.RiskIndex("LOW").ToString() + "}:next");
-            await child.KillWhenAsync(async () => await redis.Db.SetLengthAsync(tempLow) == lowRisk);
-            await hold.RollbackAsync();
-        }
+        await SyncChild.KillSyncBeforePublishAsync(db, redis);
         await SyncChild.WaitForLocksReleasedAsync(db);
         Assert.True(await redis.Db.KeyExistsAsync(k.SyncWriting));
         foreach (var i in added)

@@ -74,17 +74,7 @@ public sealed class SyncWatchdogTests
         try
         {
             await ExecAsync(db, "UPDATE recommendations SET cluster_group = 5, updated_at = now() WHERE id BETWEEN 101 AND 300");
-            var lowRisk = await ScalarAsync<long>(db, "SELECT count(*) FROM recommendations WHERE bad_debt_risk = 'LOW'");
-            await using (var blocker = await db.DataSource.OpenConnectionAsync())
-            {
-                await using var hold = await blocker.BeginTransactionAsync();
-                await using (var lockCmd = new NpgsqlCommand("LOCK TABLE subscriber_monthly_arpu IN ACCESS EXCLUSIVE MODE", blocker, hold))
-                    await lockCmd.ExecuteNonQueryAsync();
-                using var child = SyncChild.Start(db, redis, "sync", "--namespace", k.Namespace);
-                var tempLow = (RedisKey)("{" + k.RiskIndex("LOW").ToString() + "}:next");
-                await child.KillWhenAsync(async () => await redis.Db.SetLengthAsync(tempLow) == lowRisk);
-                await hold.RollbackAsync();
-            }
+            await SyncChild.KillSyncBeforePublishAsync(db, redis);
 
             // Records of the new version under the indexes of the old one until a sync publishes.
             await Poll.UntilAsync(async () => await WatchdogRunsAsync(db) == 1, "the watchdog ran a full sync", 60_000);
