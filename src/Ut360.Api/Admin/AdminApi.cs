@@ -48,12 +48,12 @@ public static class AdminApi
         return TypedResults.Ok(runs.ToArray());
     }
 
-    public static Ok<CacheStats> Cache(ApiMetrics metrics, RedisGate gate)
+    public static Ok<CacheStats> Cache(ApiMetrics metrics, RedisCircuit circuit)
     {
         var (hits, misses, fallbacks) = (metrics.Hits, metrics.Misses, metrics.Fallbacks);
         var total = hits + misses + fallbacks;
         return TypedResults.Ok(new CacheStats(hits, misses, fallbacks, total == 0 ? 0 : Math.Round((double)hits / total, 4),
-            metrics.PostgresReads, metrics.Coalesced, gate.IsOpen));
+            metrics.PostgresReads, metrics.Coalesced, circuit.IsOpen));
     }
 }
 
@@ -114,7 +114,7 @@ public sealed class SyncRunner(NpgsqlDataSource db, RedisKeys keys, IConfigurati
 }
 
 /// Feeds the sync gauges of /metrics (runs recorded, age of the data in Redis) from sync_runs.
-public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, RedisGate gate, ILogger<SyncStatusPoller> logger) : BackgroundService
+public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, RedisCircuit circuit, ILogger<SyncStatusPoller> logger) : BackgroundService
 {
     const string Sql = "SELECT count(*), max(finished_at) FILTER (WHERE outcome = 'succeeded') FROM sync_runs";
 
@@ -123,7 +123,7 @@ public sealed class SyncStatusPoller(NpgsqlDataSource db, ApiMetrics metrics, Re
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(15));
         do
         {
-            metrics.CircuitOpen = gate.IsOpen;
+            metrics.CircuitOpen = circuit.IsOpen;
             try
             {
                 await using var cmd = db.CreateCommand(Sql);

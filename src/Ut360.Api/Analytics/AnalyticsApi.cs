@@ -84,39 +84,22 @@ public static class AnalyticsApi
     }
 
     public static async Task<Ok<MetaStats>> Stats(
-        IConnectionMultiplexer redis, RedisKeys keys, RedisGate gate, NpgsqlDataSource db, ApiMetrics metrics, HttpContext http, CancellationToken ct)
+        IConnectionMultiplexer redis, RedisKeys keys, RedisCircuit circuit, NpgsqlDataSource db, ApiMetrics metrics, HttpContext http, CancellationToken ct)
     {
         var timing = new CacheTiming();
-        if (gate.Allow())
+        var start = Stopwatch.GetTimestamp();
+        var (answered, entries) = await circuit.TryAsync(static s => s.Database.HashGetAllAsync(s.MetaStats), (Database: redis.GetDatabase(), keys.MetaStats), ct);
+        if (answered && entries.Length > 0)
         {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var entries = await redis.GetDatabase().HashGetAllAsync(keys.MetaStats);
-                timing.AddRedis(start);
-                gate.Success();
-                if (entries.Length > 0)
-                {
-                    metrics.Hit();
-                    timing.Outcome = CacheOutcome.Hit;
-                    timing.Apply(http.Response);
-                    return TypedResults.Ok(MetaStats.FromRedis(entries));
-                }
-                metrics.Miss();
-                timing.Outcome = CacheOutcome.Miss;
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                gate.Failure();
-                metrics.Fallback();
-                timing.Outcome = CacheOutcome.Fallback;
-            }
+            timing.AddRedis(start);
+            metrics.Hit();
+            timing.Outcome = CacheOutcome.Hit;
+            timing.Apply(http.Response);
+            return TypedResults.Ok(MetaStats.FromRedis(entries));
         }
-        else
-        {
-            metrics.Fallback();
-            timing.Outcome = CacheOutcome.Fallback;
-        }
+        if (answered)
+            timing.AddRedis(start);
+        timing.Outcome = metrics.NotInRedis(answered);
 
         var pgStart = Stopwatch.GetTimestamp();
         metrics.PostgresRead();

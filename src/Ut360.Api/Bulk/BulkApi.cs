@@ -60,7 +60,7 @@ public static class BulkApi
     }
 
     public static async Task<Results<BulkResult, ValidationProblem, ProblemHttpResult>> Lookup(
-        HttpRequest request, RecommendationStore store, IConnectionMultiplexer redis, RedisKeys keys, RedisGate gate,
+        HttpRequest request, RecommendationStore store, IConnectionMultiplexer redis, RedisKeys keys, RedisCircuit circuit,
         IOptions<ApiOptions> options, BulkAnswerCache answers, CancellationToken ct)
     {
         var limits = options.Value;
@@ -92,31 +92,19 @@ public static class BulkApi
         var key = keys.Bulk(Hash(unique));
         var timing = new CacheTiming();
 
-        if (gate.Allow())
+        var start = Stopwatch.GetTimestamp();
+        var (_, (bytes, remaining, lastSync)) = await circuit.TryAsync(static async s =>
         {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var database = redis.GetDatabase();
-                var cached = database.StringGetAsync(key);
-                var ttl = database.KeyTimeToLiveAsync(key);
-                var synced = database.HashGetAsync(keys.MetaStats, "last_updated");
-                var bytes = (byte[]?)await cached;
-                var remaining = await ttl;
-                var lastSync = await synced;
-                timing.AddRedis(start);
-                gate.Success();
-                if (bytes is not null && IsFresh(remaining, lastSync) && Elements(bytes, unique.Length) is var (cachedElements, cachedFound))
-                {
-                    timing.Outcome = CacheOutcome.Hit;
-                    return new BulkResult(unique.Length, cachedFound, true, bytes, cachedElements, order, list, timing);
-                }
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-            }
+            var cached = s.Database.StringGetAsync(s.Key);
+            var ttl = s.Database.KeyTimeToLiveAsync(s.Key);
+            var synced = s.Database.HashGetAsync(s.MetaStats, "last_updated");
+            return ((byte[]?)await cached, await ttl, await synced);
+        }, (Database: redis.GetDatabase(), Key: key, keys.MetaStats), ct);
+        timing.AddRedis(start);
+        if (bytes is not null && IsFresh(remaining, lastSync) && Elements(bytes, unique.Length) is var (cachedElements, cachedFound))
+        {
+            timing.Outcome = CacheOutcome.Hit;
+            return new BulkResult(unique.Length, cachedFound, true, bytes, cachedElements, order, list, timing);
         }
 
         var (views, lookup, _) = await store.GetManyAsync(unique, ct);
@@ -125,7 +113,7 @@ public static class BulkApi
         var (results, found) = Serialize(unique, views);
         // Not awaited: the answer is in hand, and the next request on this connection is
         // queued behind the write, so a repeat of the list finds it.
-        if (lookup.Outcome != CacheOutcome.Fallback && gate.Allow())
+        if (lookup.Outcome != CacheOutcome.Fallback && !circuit.IsOpen)
             answers.Keep(key, results);
         return new BulkResult(unique.Length, found, false, results, Elements(results.Span, unique.Length)!.Value.Elements, order, list, timing);
     }

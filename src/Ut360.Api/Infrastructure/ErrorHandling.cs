@@ -49,7 +49,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
         NpgsqlException or TimeoutException => true,
         OperationCanceledException when e.InnerException is TimeoutException => true,
         AggregateException a => a.InnerExceptions.Any(IsUnavailable),
-        _ => RedisGate.IsRedisFault(e),
+        _ => RedisCircuit.IsRedisFault(e),
     };
 
 }

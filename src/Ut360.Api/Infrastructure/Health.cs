@@ -27,18 +27,16 @@ public sealed class PostgresHealthCheck(NpgsqlDataSource db) : IHealthCheck
 
 /// Redis is the fast path, not a requirement: without it the API serves from PostgreSQL, so
 /// its absence is Degraded (still 200, still in the load balancer).
-public sealed class RedisHealthCheck(IConnectionMultiplexer redis, RedisGate gate) : IHealthCheck
+public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
         try
         {
             var latency = await redis.GetDatabase().PingAsync();
-            // A successful ping closes the circuit, so an idle service returns to Redis too.
-            gate.Success();
             return HealthCheckResult.Healthy($"Redis answers in {latency.TotalMilliseconds:0.###} ms");
         }
-        catch (Exception e) when (RedisGate.IsRedisFault(e))
+        catch (Exception e) when (RedisCircuit.IsRedisFault(e))
         {
             return HealthCheckResult.Degraded("Redis unreachable; serving from PostgreSQL: " + e.GetBaseException().Message);
         }

@@ -1,8 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using Ut360.Data.Redis;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace Ut360.Api.Infrastructure;
 
@@ -37,58 +39,89 @@ public sealed class NearCacheOptions
     public int PollMs { get; set; } = 1_000;
 }
 
-/// A bounded in-process cache of decoded records in front of Redis. Every entry carries the
-/// generation it was read in; Invalidate() starts a new generation, so an entry read from Redis
-/// before a sync finished is never served after it, even when it is stored after the clear.
+/// <summary>
+/// The in-process level in front of Redis for one kind of record: a FusionCache over a
+/// MemoryCache bounded to the configured number of entries (docs/api-design.md, "Near cache").
+/// FusionCache gives stampede protection (concurrent misses on one key run one read), factory
+/// timeouts and fail-safe (an entry past its age is still served when Redis and PostgreSQL both
+/// fail to answer); it has no distributed level, so it never writes a key of its own to Redis.
+/// </summary>
+/// <remarks>
+/// What no library does is the sync generation: every key carries the generation it was read in
+/// (<see cref="Key(string)"/>), and <see cref="Invalidate"/> starts a new one. An entry read from
+/// Redis before a sync finished is stored under the old generation's key, so it is never served
+/// after the sync, even when it is stored after the clear. Capacity 0 turns the level off:
+/// <see cref="Cache"/> is null and every read goes to Redis.
+/// </remarks>
 public sealed class NearCache<T> : IDisposable where T : class
 {
-    readonly MemoryCache? _cache;
-    readonly TimeSpan _maxAge;
+    readonly MemoryCache? _memory;
     long _generation;
+    string _prefix = "0:";
 
-    public NearCache(int capacity, TimeSpan maxAge)
+    /// <param name="name">The cache's name in FusionCache's logs and traces.</param>
+    /// <param name="capacity">Entries held; each counts its <see cref="FusionCacheEntryOptions.Size"/> (1 unless set).</param>
+    /// <param name="maxAge">Longest an entry is served without being read again (NearCache:MaxAgeSeconds).</param>
+    public NearCache(string name, int capacity, TimeSpan maxAge, ILogger<FusionCache>? logger = null)
     {
-        _maxAge = maxAge;
-        if (capacity > 0)
-            _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.1 });
-    }
-
-    public bool Enabled => _cache is not null;
-    public long Generation => Volatile.Read(ref _generation);
-    public int Count => _cache?.Count ?? 0;
-
-    public bool TryGet(string isdn, out T value)
-    {
-        if (_cache is not null && _cache.TryGetValue(isdn, out Entry? e) && e!.Generation == Generation)
-        {
-            value = e.Value;
-            return true;
-        }
-        value = null!;
-        return false;
-    }
-
-    /// Stores what was read from Redis or PostgreSQL; `generation` is Generation as it was
-    /// before that read started; `size` is what the entry counts against the capacity.
-    public void Set(string isdn, T value, long generation, int size = 1)
-    {
-        if (_cache is null || generation != Generation)
+        if (capacity <= 0)
             return;
-        using var entry = _cache.CreateEntry(isdn);
-        entry.Value = new Entry(value, generation);
-        entry.Size = Math.Max(1, size);
-        entry.AbsoluteExpirationRelativeToNow = _maxAge;
+        _memory = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.1 });
+        Cache = new FusionCache(new FusionCacheOptions
+        {
+            CacheName = name,
+            // Clear is the generation's job (Invalidate); tags would cost every read a lookup.
+            DisableTagging = true,
+            DefaultEntryOptions = new FusionCacheEntryOptions
+            {
+                Duration = maxAge,
+                Size = 1,
+                // Both stores down: an entry past its age answers rather than a 503, for up to
+                // an hour, asking again at most every 5 s.
+                IsFailSafeEnabled = true,
+                FailSafeMaxDuration = maxAge + TimeSpan.FromHours(1),
+                FailSafeThrottleDuration = TimeSpan.FromSeconds(5),
+                // A read that outlives the soft timeout answers with the old entry (when there is
+                // one) and finishes in the background; none outlives the hard one.
+                FactorySoftTimeout = TimeSpan.FromMilliseconds(100),
+                FactoryHardTimeout = TimeSpan.FromSeconds(10),
+            },
+            // A failing read is the request's error (a 503), not a warning per request.
+            FactoryErrorsLogLevel = LogLevel.Debug,
+            FactorySyntheticTimeoutsLogLevel = LogLevel.Debug,
+        }, _memory, logger);
     }
 
+    /// <summary>The in-process level, or null when its capacity is 0.</summary>
+    public FusionCache? Cache { get; }
+
+    public bool Enabled => Cache is not null;
+
+    /// <summary>The current generation: what <see cref="Key(string, string)"/> takes.</summary>
+    public string Generation => Volatile.Read(ref _prefix);
+
+    /// <summary>The cache key of <paramref name="id"/> in the current generation.</summary>
+    public string Key(string id) => string.Concat(Volatile.Read(ref _prefix), id);
+
+    /// <summary>The cache key of <paramref name="id"/> in <paramref name="generation"/>, taken before a read started.</summary>
+    public static string Key(string generation, string id) => string.Concat(generation, id);
+
+    /// <summary>Entries currently held, of every generation.</summary>
+    public long Count => _memory?.Count ?? 0;
+
+    /// <summary>Starts a new generation and drops every entry.</summary>
     public void Invalidate()
     {
-        Interlocked.Increment(ref _generation);
-        _cache?.Clear();
+        var generation = Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _prefix, string.Create(CultureInfo.InvariantCulture, $"{generation}:"));
+        _memory?.Clear();
     }
 
-    public void Dispose() => _cache?.Dispose();
-
-    sealed record Entry(T Value, long Generation);
+    public void Dispose()
+    {
+        Cache?.Dispose();
+        _memory?.Dispose();
+    }
 }
 
 /// Clears the near caches when the data in Redis changes: at once on the events channel
@@ -147,7 +180,7 @@ public sealed class NearCacheInvalidator(
                 // Redis exception), the check is retried on the next tick and the entries stay:
                 // a sync cannot finish without Redis, and the first check that answers again
                 // compares with what was seen before the fault.
-                if (RedisGate.IsRedisFault(e) || e is OperationCanceledException)
+                if (RedisCircuit.IsRedisFault(e) || e is OperationCanceledException)
                     logger.LogDebug(e, "Near cache: Redis unavailable for the meta check");
                 else
                     logger.LogWarning(e, "Near cache: the meta check failed");

@@ -82,14 +82,14 @@ public static class ServiceSetup
         });
 
         services.AddOptions<NearCacheOptions>().BindConfiguration("NearCache").ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, o => o.Recommendations));
-        services.AddSingleton(sp => NearCacheFor<ProfileView>(sp, o => o.Profiles));
-        services.AddSingleton(sp => NearCacheFor<SegmentReader.Ranked>(sp, o => o.Pages));
+        services.AddSingleton(sp => NearCacheFor<RecommendationView>(sp, "recommendations", o => o.Recommendations));
+        services.AddSingleton(sp => NearCacheFor<ProfileView>(sp, "profiles", o => o.Profiles));
+        services.AddSingleton(sp => NearCacheFor<SegmentReader.Ranked>(sp, "pages", o => o.Pages));
         services.AddSingleton<NearCacheInvalidator>();
         services.AddHostedService(sp => sp.GetRequiredService<NearCacheInvalidator>());
 
         services.AddSingleton<ApiMetrics>();
-        services.AddSingleton<RedisGate>();
+        services.AddSingleton<RedisCircuit>();
         services.AddSingleton<RecommendationStore>();
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<SegmentReader>();
@@ -213,9 +213,9 @@ public static class ServiceSetup
         }
     }
 
-    static NearCache<T> NearCacheFor<T>(IServiceProvider sp, Func<NearCacheOptions, int> capacity) where T : class
+    static NearCache<T> NearCacheFor<T>(IServiceProvider sp, string name, Func<NearCacheOptions, int> capacity) where T : class
     {
         var o = sp.GetRequiredService<IOptions<NearCacheOptions>>().Value;
-        return new NearCache<T>(capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds));
+        return new NearCache<T>(name, capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds), sp.GetRequiredService<ILogger<ZiggyCreatures.Caching.Fusion.FusionCache>>());
     }
 }

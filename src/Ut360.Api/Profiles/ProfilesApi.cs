@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using StackExchange.Redis;
@@ -89,42 +90,78 @@ public sealed record ProfileView(
     }
 }
 
-/// Cache-aside reads of ut360:profile:{ISDN}; see RecommendationStore for the rules.
+/// <summary>
+/// Cache-aside reads of ut360:profile:{ISDN} (UC5), as <see cref="Recommendations.RecommendationStore"/>
+/// reads records: the in-process level, Redis through the circuit, PostgreSQL on a miss (written
+/// back through <see cref="CacheFill"/>) or while Redis is unavailable.
+/// </summary>
 public sealed class ProfileStore(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics, NearCache<ProfileView> near)
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisCircuit circuit, ApiMetrics metrics, NearCache<ProfileView> near)
 {
-    readonly SingleFlight<ProfileView?> _flight = new(metrics);
-
-    public Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
-        CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn), gate, metrics, _flight, near.Enabled ? near : null,
-            static s => s.Store.ReadRedisAsync(s.Isdn),
-            static (i, s, t) => s.State.Store.LoadAsync(i, s.Fill, t), ct);
-
-    async Task<ProfileView?> ReadRedisAsync(string isdn) =>
-        RecordCodec.DecodeProfile(await redis.GetDatabase().HashGetAllAsync(keys.Profile(isdn))) is { } sections
-            ? ProfileView.From(isdn, sections, "redis")
-            : null;
-
-    async Task<ProfileView?> LoadAsync(string isdn, bool fill, CancellationToken ct)
+    /// <summary>One subscriber's profile.</summary>
+    /// <returns>The profile (null: no such subscriber) and where it came from.</returns>
+    /// <exception cref="NpgsqlException">Redis lacks the profile and PostgreSQL cannot be reached (a 503).</exception>
+    public async Task<(ProfileView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct)
     {
+        if (near.Cache is not { } cache)
+            return await ReadAsync(isdn, ct);
+        var key = near.Key(isdn);
+        if (cache.TryGet<ProfileView?>(key, token: ct) is { HasValue: true } kept)
+        {
+            metrics.NearHit();
+            return (kept.Value, new CacheTiming { Outcome = CacheOutcome.Near });
+        }
+        metrics.NearMiss();
+        // Concurrent misses on this key wait for the first one's read and share what it stored.
+        var timing = new CacheTiming { Outcome = CacheOutcome.Near };
+        var read = false;
+        var view = await cache.GetOrSetAsync<ProfileView?>(key, async (ctx, token) =>
+        {
+            read = true;
+            (var found, timing) = await ReadAsync(isdn, token);
+            // An unknown ISDN is kept briefly and never past that (no fail-safe): a flood of one
+            // unknown ISDN reads once a second, a flood of many does not crowd out the records.
+            if (found is null)
+                ctx.Options.SetDuration(UnknownFor).SetFailSafe(false);
+            return found;
+        }, token: ct);
+        if (!read)
+            metrics.Coalesce();
+        return (view, timing);
+    }
+
+    static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(1);
+
+    async Task<(ProfileView? View, CacheTiming Timing)> ReadAsync(string isdn, CancellationToken ct)
+    {
+        var timing = new CacheTiming();
+        var start = Stopwatch.GetTimestamp();
+        var (answered, entries) = await circuit.TryAsync(static s => s.Database.HashGetAllAsync(s.Key), (Database: redis.GetDatabase(), Key: keys.Profile(isdn)), ct);
+        timing.AddRedis(start);
+        if (answered && RecordCodec.DecodeProfile(entries) is { } sections)
+        {
+            metrics.Hit();
+            timing.Outcome = CacheOutcome.Hit;
+            return (ProfileView.From(isdn, sections, "redis"), timing);
+        }
+        timing.Outcome = metrics.NotInRedis(answered);
+
+        var pgStart = Stopwatch.GetTimestamp();
         metrics.PostgresRead();
         var profile = await SubscriberQueries.GetProfileAsync(db, isdn, ct);
+        timing.AddPostgres(pgStart);
         if (profile is null)
-            return null;
+            return (null, timing);
         var updatedAt = profile.UpdatedAt is { } u ? new DateTimeOffset(DateTime.SpecifyKind(u, DateTimeKind.Utc)) : DateTimeOffset.UtcNow;
-        var entries = RecordCodec.EncodeProfile(profile, updatedAt);
-        if (fill)
-        {
-            try
+        var encoded = RecordCodec.EncodeProfile(profile, updatedAt);
+        // Not written back while Redis is failing: the write would only add to its trouble.
+        if (answered)
+            await circuit.TryAsync(static async s =>
             {
-                await CacheFill.FillHashesIfAbsentAsync(redis, keys, [(isdn, keys.Profile(isdn), entries)], RedisKeys.RecordTtl);
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                gate.Failure();
-            }
-        }
+                await CacheFill.FillHashesIfAbsentAsync(s.Redis, s.Keys, [(s.Isdn, s.Keys.Profile(s.Isdn), s.Entries)], RedisKeys.RecordTtl);
+                return true;
+            }, (Redis: redis, Keys: keys, Isdn: isdn, Entries: encoded), CancellationToken.None);
         // Decoded from the same entries the cache holds, so a miss and a hit answer alike.
-        return ProfileView.From(isdn, RecordCodec.DecodeProfile(entries)!, "postgres");
+        return (ProfileView.From(isdn, RecordCodec.DecodeProfile(encoded)!, "postgres"), timing);
     }
 }

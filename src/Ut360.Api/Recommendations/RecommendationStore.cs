@@ -4,107 +4,120 @@ using StackExchange.Redis;
 using Ut360.Api.Infrastructure;
 using Ut360.Data.Records;
 using Ut360.Data.Redis;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace Ut360.Api.Recommendations;
 
-/// Cache-aside reads of ut360:rec:{ISDN} (the design's Strategy 1): Redis first; a miss reads
-/// PostgreSQL, answers, and writes the hash back with its TTL (never over newer data, see
-/// CacheFill); Redis unavailable → PostgreSQL alone through the RedisGate circuit.
+/// <summary>
+/// Cache-aside reads of ut360:rec:{ISDN} (the design's Strategy 1): the in-process level
+/// (<see cref="NearCache{T}"/>), then Redis through the <see cref="RedisCircuit"/>; a miss reads
+/// PostgreSQL, answers, and writes the hash back with its TTL (never over newer data, never for
+/// a deleted subscriber: <see cref="CacheFill"/>). Redis unavailable → PostgreSQL alone.
+/// </summary>
 public sealed class RecommendationStore(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, ApiMetrics metrics,
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisCircuit circuit, ApiMetrics metrics,
     NearCache<RecommendationView> near, ILogger<RecommendationStore> logger)
 {
-    readonly SingleFlight<RecommendationView?> _flight = new(metrics);
+    static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(1);
 
     public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
         GetAsync(isdn, RecommendationView.RedisFields, ct);
 
-    /// One recommendation. `fields` is RedisFields or a subset in the same positions (the
-    /// unwanted ones null), so ?fields= reads only what it returns.
-    public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct)
+    /// <summary>One recommendation (UC1).</summary>
+    /// <param name="fields">RedisFields or a subset in the same positions (the unwanted ones null),
+    /// so ?fields= reads only what it returns.</param>
+    /// <returns>The record (null: no such subscriber) and where it came from.</returns>
+    /// <exception cref="NpgsqlException">Redis lacks the record and PostgreSQL cannot be reached (a 503).</exception>
+    public async Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, RedisValue[] fields, CancellationToken ct)
     {
+        if (near.Cache is not { } cache)
+            return await ReadAsync(isdn, fields, ct);
+        var key = near.Key(isdn);
         // A whole recommendation kept near answers any ?fields= projection; only whole ones are kept.
-        var whole = ReferenceEquals(fields, RecommendationView.RedisFields);
-        if (!whole && near.TryGet(isdn, out var kept))
+        if (cache.TryGet<RecommendationView?>(key, token: ct) is { HasValue: true } kept)
         {
             metrics.NearHit();
-            return Task.FromResult<(RecommendationView?, CacheTiming)>((kept, new CacheTiming { Outcome = CacheOutcome.Near }));
+            return (kept.Value, new CacheTiming { Outcome = CacheOutcome.Near });
         }
-        return CacheAside.GetAsync(isdn, (Store: this, Isdn: isdn, Fields: fields), gate, metrics, _flight,
-            whole && near.Enabled ? near : null,
-            static s => s.Store.ReadRedisAsync(s.Isdn, s.Fields),
-            static (i, s, t) => s.State.Store.LoadOneAsync(i, s.Fill, t), ct);
+        metrics.NearMiss();
+        if (!ReferenceEquals(fields, RecommendationView.RedisFields))
+            return await ReadAsync(isdn, fields, ct);
+
+        // Concurrent misses on this key wait for the first one's read (FusionCache's stampede
+        // protection) and are answered with what it stored.
+        var timing = new CacheTiming { Outcome = CacheOutcome.Near };
+        var read = false;
+        var view = await cache.GetOrSetAsync<RecommendationView?>(key, async (ctx, token) =>
+        {
+            read = true;
+            (var found, timing) = await ReadAsync(isdn, fields, token);
+            // An unknown ISDN is kept briefly and never past that (no fail-safe): a flood of one
+            // unknown ISDN reads once a second, a flood of many does not crowd out the records.
+            if (found is null)
+                ctx.Options.SetDuration(UnknownFor).SetFailSafe(false);
+            return found;
+        }, token: ct);
+        if (!read)
+            metrics.Coalesce();
+        return (view, timing);
     }
 
-    async Task<RecommendationView?> ReadRedisAsync(string isdn, RedisValue[] fields) =>
-        RecommendationView.FromRedis(isdn, Expand(fields, await redis.GetDatabase().HashGetAsync(keys.Rec(isdn), Compact(fields))));
-
-    async Task<RecommendationView?> LoadOneAsync(string isdn, bool fill, CancellationToken ct)
+    /// <summary>Redis, then PostgreSQL on a miss or when Redis is unavailable.</summary>
+    async Task<(RecommendationView? View, CacheTiming Timing)> ReadAsync(string isdn, RedisValue[] fields, CancellationToken ct)
     {
+        var timing = new CacheTiming();
+        var start = Stopwatch.GetTimestamp();
+        var (answered, values) = await circuit.TryAsync(
+            static s => s.Database.HashGetAsync(s.Key, Compact(s.Fields)), (Database: redis.GetDatabase(), Key: keys.Rec(isdn), Fields: fields), ct);
+        timing.AddRedis(start);
+        if (answered && RecommendationView.FromRedis(isdn, Expand(fields, values)) is { } view)
+        {
+            metrics.Hit();
+            timing.Outcome = CacheOutcome.Hit;
+            return (view, timing);
+        }
+        timing.Outcome = metrics.NotInRedis(answered);
+
+        var pgStart = Stopwatch.GetTimestamp();
         metrics.PostgresRead();
         var row = await SubscriberQueries.GetRecommendationAsync(db, isdn, ct);
-        if (row is null)
-            return null;
-        if (fill)
+        timing.AddPostgres(pgStart);
+        // Not written back while Redis is failing: the write would only add to its trouble.
+        if (row is not null && answered)
             await FillAsync([row]);
-        return RecommendationView.From(row);
+        return (row is null ? null : RecommendationView.From(row), timing);
     }
 
-    /// Many recommendations at once (UC2 pages, UC3/UC4 details, UC6): every HMGET issued
-    /// before the first is awaited (one pipelined round), the misses in one PostgreSQL query
-    /// (= ANY), written back in one more pipelined round. Results in the order asked; null = unknown.
+    /// <summary>
+    /// Many recommendations at once (UC2 pages, UC3/UC4 details, UC6): the in-process level, then
+    /// every HMGET issued before the first is awaited (one pipelined round), the misses in one
+    /// PostgreSQL query (= ANY), written back in the background.
+    /// </summary>
+    /// <returns>The records in the order asked (null = unknown), where they came from, and how
+    /// many came from a cache (in process or Redis).</returns>
     public async Task<(RecommendationView?[] Views, CacheTiming Timing, int Hits)> GetManyAsync(IReadOnlyList<string> isdns, CancellationToken ct)
     {
         var views = new RecommendationView?[isdns.Count];
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
         var generation = near.Generation;
         var nearHits = 0;
-        for (var i = 0; i < views.Length; i++)
-            if (near.TryGet(isdns[i], out var kept))
-            {
-                views[i] = kept;
-                nearHits++;
-            }
+        if (near.Cache is { } cache)
+            for (var i = 0; i < views.Length; i++)
+                if (cache.TryGet<RecommendationView?>(NearCache<RecommendationView>.Key(generation, isdns[i]), token: ct) is { HasValue: true, Value: { } kept })
+                {
+                    views[i] = kept;
+                    nearHits++;
+                }
         metrics.NearHit(nearHits);
         if (nearHits == isdns.Count)
             return (views, new CacheTiming { Outcome = CacheOutcome.Near }, nearHits);
 
-        var hits = nearHits;
-        var useRedis = gate.Allow();
-        if (useRedis)
-        {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                // Pipelined HMGETs, every one sent before the first is awaited. (One script call
-                // per 250 keys cost the client less but Redis ~4x more per record, ~12 µs against
-                // ~3 µs, and held it for ~3 ms a call: Redis is the part every instance shares.)
-                var database = redis.GetDatabase();
-                var pending = new Task<RedisValue[]>?[isdns.Count];
-                for (var i = 0; i < pending.Length; i++)
-                    if (views[i] is null)
-                        pending[i] = database.HashGetAsync(keys.Rec(isdns[i]), RecommendationView.RedisFields);
-                for (var i = 0; i < pending.Length; i++)
-                {
-                    if (pending[i] is not { } read)
-                        continue;
-                    ct.ThrowIfCancellationRequested();
-                    if ((views[i] = RecommendationView.FromRedis(isdns[i], await read)) is { } view)
-                    {
-                        hits++;
-                        near.Set(isdns[i], view, generation);
-                    }
-                }
-                timing.AddRedis(start);
-                gate.Success();
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-                useRedis = false;
-            }
-        }
+        var start = Stopwatch.GetTimestamp();
+        var (useRedis, _) = await circuit.TryAsync(
+            static s => s.Store.ReadManyAsync(s.Isdns, s.Views, s.Generation, s.Ct), (Store: this, Isdns: isdns, Views: views, Generation: generation, Ct: ct), ct);
+        timing.AddRedis(start);
+        // Counted, not returned: a read that failed half-way keeps the records it got.
+        var hits = views.Count(v => v is not null);
         metrics.Hit(hits - nearHits);
         if (hits == isdns.Count)
             return (views, timing, hits);
@@ -129,7 +142,10 @@ public sealed class RecommendationStore(
         timing.AddPostgres(pgStart);
         for (var i = 0; i < views.Length; i++)
             if (views[i] is null && rows.TryGetValue(isdns[i], out var row))
-                near.Set(isdns[i], views[i] = RecommendationView.From(row), generation);
+            {
+                views[i] = RecommendationView.From(row);
+                near.Cache?.Set(NearCache<RecommendationView>.Key(generation, isdns[i]), views[i], token: CancellationToken.None);
+            }
         // The answer is in hand: the write-back does not hold it up. Encoding and sending 10,000
         // hashes took 0.2-0.4 s, and the client library sends on the caller's thread, so it runs
         // on a thread of its own. Until it lands, a repeat of these ISDNs is answered by the near
@@ -142,17 +158,39 @@ public sealed class RecommendationStore(
         return (views, timing, hits);
     }
 
-    /// Never throws: a caller may leave it running after its answer has gone.
+    /// Pipelined HMGETs of the records not yet in `views`, every one sent before the first is
+    /// awaited. (One script call per 250 keys cost the client less but Redis ~4x more per record,
+    /// ~12 µs against ~3 µs, and held it for ~3 ms a call: Redis is the part every instance shares.)
+    async Task<bool> ReadManyAsync(IReadOnlyList<string> isdns, RecommendationView?[] views, string generation, CancellationToken ct)
+    {
+        var database = redis.GetDatabase();
+        var pending = new Task<RedisValue[]>?[isdns.Count];
+        for (var i = 0; i < pending.Length; i++)
+            if (views[i] is null)
+                pending[i] = database.HashGetAsync(keys.Rec(isdns[i]), RecommendationView.RedisFields);
+        for (var i = 0; i < pending.Length; i++)
+        {
+            if (pending[i] is not { } read)
+                continue;
+            ct.ThrowIfCancellationRequested();
+            if ((views[i] = RecommendationView.FromRedis(isdns[i], await read)) is { } view)
+                near.Cache?.Set(NearCache<RecommendationView>.Key(generation, isdns[i]), view, token: CancellationToken.None);
+        }
+        return true;
+    }
+
+    /// Never throws: a caller may leave it running after its answer has gone. Through the
+    /// circuit: a failing write-back counts towards opening it like a failing read, and none is
+    /// tried while it is open.
     async Task FillAsync(IReadOnlyList<Recommendation> rows)
     {
         try
         {
-            await CacheFill.FillHashesIfAbsentAsync(redis, keys, [.. rows.Select(r => (r.Isdn, keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
-        }
-        catch (Exception e) when (RedisGate.IsRedisFault(e))
-        {
-            // The answer is already in hand; the next request will try the write-back again.
-            gate.Failure();
+            await circuit.TryAsync(static async s =>
+            {
+                await CacheFill.FillHashesIfAbsentAsync(s.Redis, s.Keys, [.. s.Rows.Select(r => (r.Isdn, s.Keys.Rec(r.Isdn), RecordCodec.EncodeRec(r)))], RedisKeys.RecordTtl);
+                return true;
+            }, (Redis: redis, Keys: keys, Rows: rows), CancellationToken.None);
         }
         catch (Exception e)
         {

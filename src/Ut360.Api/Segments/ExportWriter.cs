@@ -21,7 +21,7 @@ public enum ExportFormat { Csv, Ndjson }
 /// each page is followed by a read of the meta's sync_id, and when a sync has published since the
 /// first page the response is aborted (the client sees an incomplete transfer, not a list that
 /// is neither version) and the export can be asked again.
-public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder,
+public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource db, RedisCircuit circuit, ApiMetrics metrics, IndexRebuilder rebuilder,
     Ut360.Data.Redis.RedisKeys keys, ILogger<ExportWriter> logger)
 {
     const int BufferSize = 64 * 1024;
@@ -44,28 +44,18 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
     /// no longer change after that).
     public async Task<bool> UseRedisAsync(Segment segment)
     {
-        if (!gate.Allow())
+        var (answered, exists) = await circuit.TryAsync(static s => s.Database.KeyExistsAsync(s.Key), (Database: redis.GetDatabase(), segment.Key), CancellationToken.None);
+        if (!answered)
         {
             metrics.Fallback();
             return false;
         }
-        try
+        if (!exists)
         {
-            var exists = await redis.GetDatabase().KeyExistsAsync(segment.Key);
-            gate.Success();
-            if (!exists)
-            {
-                metrics.Miss();
-                _ = rebuilder.Trigger(segment);
-            }
-            return exists;
+            metrics.Miss();
+            _ = rebuilder.Trigger(segment);
         }
-        catch (Exception e) when (RedisGate.IsRedisFault(e))
-        {
-            gate.Failure();
-            metrics.Fallback();
-            return false;
-        }
+        return exists;
     }
 
     /// The segment's ISDNs in export order, a batch at a time, for exports with every column

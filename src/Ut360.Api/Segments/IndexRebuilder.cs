@@ -11,14 +11,14 @@ namespace Ut360.Api.Segments;
 /// into a scratch key in the same cluster slot, renamed into place only if a sync has not
 /// created the index meanwhile, so readers never see a half-built index.
 public sealed class IndexRebuilder(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ILogger<IndexRebuilder> logger, IHostApplicationLifetime lifetime)
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisCircuit circuit, ILogger<IndexRebuilder> logger, IHostApplicationLifetime lifetime)
 {
     readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
 
     /// Starts a rebuild unless one of this index is already running; returns it (tests await it).
     public Task Trigger(Segment segment)
     {
-        if (!gate.Allow())
+        if (circuit.IsOpen)
             return Task.CompletedTask;
         var key = (string)segment.Key!;
         if (_running.TryGetValue(key, out var running))
@@ -34,7 +34,7 @@ public sealed class IndexRebuilder(
             }
             catch (Exception e)
             {
-                // Not reported to the gate: a slow rebuild says nothing about the request path.
+                // Not reported to the circuit: a slow rebuild says nothing about the request path.
                 logger.LogWarning(e, "Rebuilding index {Key} failed", key);
             }
             finally

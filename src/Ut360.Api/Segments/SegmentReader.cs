@@ -4,6 +4,7 @@ using Npgsql;
 using StackExchange.Redis;
 using Ut360.Api.Infrastructure;
 using Ut360.Data.Domain;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace Ut360.Api.Segments;
 
@@ -11,7 +12,7 @@ namespace Ut360.Api.Segments;
 /// is never taken for an empty segment (Redis does not keep empty sets, so absent means
 /// "not there"): the page comes from PostgreSQL and the key is rebuilt in the background.
 public sealed class SegmentReader(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisGate gate, ApiMetrics metrics, IndexRebuilder rebuilder, NearCache<SegmentReader.Ranked> pages,
+    IConnectionMultiplexer redis, NpgsqlDataSource db, RedisCircuit circuit, ApiMetrics metrics, IndexRebuilder rebuilder, NearCache<SegmentReader.Ranked> pages,
     Ut360.Data.Redis.RedisKeys keys)
 {
     public const int ScanBatch = 5_000;
@@ -31,49 +32,32 @@ public sealed class SegmentReader(
     public async Task<Ranked> RangeAsync(Segment segment, long offset, int limit, CancellationToken ct)
     {
         // A page read from Redis since the last sync is kept near, as records are (NearCache).
-        var pageKey = string.Create(CultureInfo.InvariantCulture, $"{segment.Key}\n{offset}\n{limit}");
-        if (pages.TryGet(pageKey, out var kept))
-            return kept with { Timing = new CacheTiming { Outcome = CacheOutcome.Near } };
         var generation = pages.Generation;
+        var pageKey = NearCache<Ranked>.Key(generation, string.Create(CultureInfo.InvariantCulture, $"{segment.Key}\n{offset}\n{limit}"));
+        if (pages.Cache?.TryGet<Ranked>(pageKey, token: ct) is { HasValue: true, Value: { } kept })
+            return kept with { Timing = new CacheTiming { Outcome = CacheOutcome.Near } };
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
-        if (gate.Allow())
+        var start = Stopwatch.GetTimestamp();
+        var (answered, (count, entries)) = await circuit.TryAsync(static async s =>
         {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var database = redis.GetDatabase();
-                var total = database.SortedSetLengthAsync(segment.Key);
-                var range = database.SortedSetRangeByRankWithScoresAsync(segment.Key, offset, offset + limit - 1, Order.Descending);
-                var count = await total;
-                var entries = await range;
-                timing.AddRedis(start);
-                gate.Success();
-                if (count > 0)
-                {
-                    var items = new List<(string, double)>(entries.Length);
-                    foreach (var e in entries)
-                        items.Add(((string)e.Element!, e.Score));
-                    var ranked = new Ranked(count, items, timing);
-                    pages.Set(pageKey, ranked, generation, items.Count);
-                    return ranked;
-                }
-                metrics.Miss();
-                timing.Outcome = CacheOutcome.Miss;
-                _ = rebuilder.Trigger(segment);
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-                metrics.Fallback();
-                timing.Outcome = CacheOutcome.Fallback;
-            }
-        }
-        else
+            var total = s.Database.SortedSetLengthAsync(s.Key);
+            var range = s.Database.SortedSetRangeByRankWithScoresAsync(s.Key, s.Offset, s.Offset + s.Limit - 1, Order.Descending);
+            return (await total, await range);
+        }, (Database: redis.GetDatabase(), segment.Key, Offset: offset, Limit: limit), ct);
+        timing.AddRedis(start);
+        if (answered && count > 0)
         {
-            metrics.Fallback();
-            timing.Outcome = CacheOutcome.Fallback;
+            var items = new List<(string, double)>(entries.Length);
+            foreach (var e in entries)
+                items.Add(((string)e.Element!, e.Score));
+            var ranked = new Ranked(count, items, timing);
+            // A page counts its members against NearCache:Pages.
+            pages.Cache?.Set(pageKey, ranked, o => o.Size = Math.Max(1, items.Count), token: CancellationToken.None);
+            return ranked;
         }
+        timing.Outcome = metrics.NotInRedis(answered);
+        if (answered)
+            _ = rebuilder.Trigger(segment);
 
         // Pattern 4, ordered exactly as the sorted set is: by cv × ar (the index score, not the
         // rounded priority_score), ties by ISDN descending as ZREVRANGE orders equal scores.
@@ -104,81 +88,21 @@ public sealed class SegmentReader(
     public async Task<SetPage> PageAsync(Segment segment, SegmentCursor cursor, int limit, CancellationToken ct)
     {
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
-        if (!cursor.FromPostgres && gate.Allow())
+        if (!cursor.FromPostgres)
         {
             var start = Stopwatch.GetTimestamp();
-            try
-            {
-                var database = redis.GetDatabase();
-                // The version before and after the page's reads (one connection, in order): equal,
-                // and the page is all of one version.
-                var versionBefore = database.HashGetAsync(keys.MetaStats, "sync_id");
-                var total = database.SetLengthAsync(segment.Key);
-                var count = Math.Max(limit, 100);
-                var scan = ScanAsync(database, segment.Key, cursor.RedisCursor, count);
-                var card = await total;
-                if (card > 0)
-                {
-                    var isdns = new List<string>(limit);
-                    var at = cursor.RedisCursor;
-                    var skip = cursor.Skip;
-                    SegmentCursor? next = null;
-                    while (true)
-                    {
-                        var (following, members) = await scan;
-                        var taken = 0;
-                        for (var i = skip; i < members.Length && isdns.Count < limit; i++, taken++)
-                            isdns.Add((string)members[i]!);
-                        if (skip + taken < members.Length)
-                        {
-                            next = new SegmentCursor(false, at, skip + taken, null);
-                            break;
-                        }
-                        if (following == 0)
-                            break;
-                        if (isdns.Count == limit)
-                        {
-                            next = new SegmentCursor(false, following, 0, null);
-                            break;
-                        }
-                        at = following;
-                        skip = 0;
-                        scan = ScanAsync(database, segment.Key, at, count);
-                    }
-                    var version = RedisVersion(await versionBefore);
-                    var versionAfter = RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
-                    timing.AddRedis(start);
-                    gate.Success();
-                    if (!cursor.IsStart && cursor.Version != version || version != versionAfter)
-                    {
-                        // A first page that straddled a publish is read again, of the new version.
-                        if (cursor.IsStart && version != versionAfter)
-                            return await PageAsync(segment, cursor, limit, ct);
-                        return new SetPage(card, [], null, timing, VersionChanged: true);
-                    }
-                    return new SetPage(card, isdns, next is { } n ? n with { Version = version } : null, timing);
-                }
-                timing.AddRedis(start);
-                gate.Success();
-                metrics.Miss();
-                timing.Outcome = CacheOutcome.Miss;
+            var (answered, (page, again)) = await circuit.TryAsync(
+                static s => s.Reader.ScanPageAsync(s.Segment, s.Cursor, s.Limit), (Reader: this, Segment: segment, Cursor: cursor, Limit: limit), ct);
+            timing.AddRedis(start);
+            // A first page that straddled a publish is read again, of the new version.
+            if (again)
+                return await PageAsync(segment, cursor, limit, ct);
+            if (page is not null)
+                return page with { Timing = timing };
+            timing.Outcome = metrics.NotInRedis(answered);
+            if (answered)
                 _ = rebuilder.Trigger(segment);
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                timing.AddRedis(start);
-                gate.Failure();
-                metrics.Fallback();
-                timing.Outcome = CacheOutcome.Fallback;
-            }
             // A Redis cursor cannot continue in PostgreSQL; such a page starts over there.
-            if (!cursor.FromPostgres)
-                cursor = SegmentCursor.Start with { FromPostgres = true };
-        }
-        else if (!cursor.FromPostgres)
-        {
-            metrics.Fallback();
-            timing.Outcome = CacheOutcome.Fallback;
             cursor = SegmentCursor.Start with { FromPostgres = true };
         }
         else
@@ -212,6 +136,59 @@ public sealed class SegmentReader(
             pgNext = new SegmentCursor(true, 0, 0, list[^1], loadVersion);
         }
         return new SetPage(pgTotal, list, pgNext, timing);
+    }
+
+    /// One page of a set from Redis: null when the set is absent (not an empty segment); Again
+    /// when a first page straddled a publish and must be read again.
+    async Task<(SetPage? Page, bool Again)> ScanPageAsync(Segment segment, SegmentCursor cursor, int limit)
+    {
+        var database = redis.GetDatabase();
+        // The version before and after the page's reads (one connection, in order): equal,
+        // and the page is all of one version.
+        var versionBefore = database.HashGetAsync(keys.MetaStats, "sync_id");
+        var total = database.SetLengthAsync(segment.Key);
+        var count = Math.Max(limit, 100);
+        var scan = ScanAsync(database, segment.Key, cursor.RedisCursor, count);
+        var card = await total;
+        if (card > 0)
+        {
+            var isdns = new List<string>(limit);
+            var at = cursor.RedisCursor;
+            var skip = cursor.Skip;
+            SegmentCursor? next = null;
+            while (true)
+            {
+                var (following, members) = await scan;
+                var taken = 0;
+                for (var i = skip; i < members.Length && isdns.Count < limit; i++, taken++)
+                    isdns.Add((string)members[i]!);
+                if (skip + taken < members.Length)
+                {
+                    next = new SegmentCursor(false, at, skip + taken, null);
+                    break;
+                }
+                if (following == 0)
+                    break;
+                if (isdns.Count == limit)
+                {
+                    next = new SegmentCursor(false, following, 0, null);
+                    break;
+                }
+                at = following;
+                skip = 0;
+                scan = ScanAsync(database, segment.Key, at, count);
+            }
+            var version = RedisVersion(await versionBefore);
+            var versionAfter = RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
+            if (!cursor.IsStart && cursor.Version != version || version != versionAfter)
+            {
+                if (cursor.IsStart && version != versionAfter)
+                    return (null, true);
+                return (new SetPage(card, [], null, default, VersionChanged: true), false);
+            }
+            return (new SetPage(card, isdns, next is { } n ? n with { Version = version } : null, default), false);
+        }
+        return (null, false);
     }
 
     internal static async Task<(ulong Next, RedisValue[] Members)> ScanAsync(IDatabaseAsync database, RedisKey key, ulong cursor, int count)

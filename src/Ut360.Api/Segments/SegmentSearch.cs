@@ -27,27 +27,19 @@ public static class SegmentSearch
     /// asked for (<paramref name="prefer"/> = Redis), to compare the two. PostgreSQL too when
     /// there is no service (no sorted set to order by), Redis is unavailable or an index is absent.
     public static async Task<Ids> PageAsync(SegmentFilter filter, long offset, int limit, SegmentStore? prefer,
-        IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate, CancellationToken ct)
+        IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisCircuit circuit, CancellationToken ct)
     {
         var fromRedis = filter.Service is not null
             && (prefer == SegmentStore.Redis || (prefer is null && filter.Risk is null && filter.Cluster is null));
-        if (fromRedis && gate.Allow())
+        if (fromRedis)
         {
             var start = Stopwatch.GetTimestamp();
-            try
+            var (_, page) = await circuit.TryAsync(static s => FromRedisAsync(s.filter, s.offset, s.limit, s.redis, s.keys), (filter, offset, limit, redis, keys), ct);
+            if (page is not null)
             {
-                var page = await FromRedisAsync(filter, offset, limit, redis, keys);
-                gate.Success();
-                if (page is not null)
-                {
-                    var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
-                    timing.AddRedis(start);
-                    return page with { Timing = timing };
-                }
-            }
-            catch (Exception e) when (RedisGate.IsRedisFault(e))
-            {
-                gate.Failure();
+                var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
+                timing.AddRedis(start);
+                return page with { Timing = timing };
             }
         }
         return await FromPostgresAsync(filter, offset, limit, db, ct);

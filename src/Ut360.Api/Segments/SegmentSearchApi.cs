@@ -39,7 +39,7 @@ public static class SegmentSearchApi
     public static async Task<Results<SegmentSearchResult, ValidationProblem>> Search(
         [FromQuery] string? service, [FromQuery] string? risk, [FromQuery] string? cluster,
         [FromQuery(Name = "min_priority")] string? minPriority, [FromQuery] string? offset, [FromQuery] string? limit,
-        [FromQuery] string? store, IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisGate gate,
+        [FromQuery] string? store, IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisCircuit circuit,
         RecommendationStore records, IOptions<ApiOptions> options, HttpContext http, CancellationToken ct)
     {
         if (ParseFilter(service, risk, cluster, minPriority, options.Value) is not { } filter)
@@ -58,7 +58,7 @@ public static class SegmentSearchApi
         if (prefer == (SegmentStore)(-1))
             return Validation.Problem("store", "Expected redis or postgres (for comparing the two; leave it out to let the service choose).");
 
-        var ids = await SegmentSearch.PageAsync(filter, from, (int)size, prefer, redis, db, keys, gate, ct);
+        var ids = await SegmentSearch.PageAsync(filter, from, (int)size, prefer, redis, db, keys, circuit, ct);
         var (views, timing, _) = await records.GetManyAsync(ids.Isdns, ct);
         var t = ids.Timing;
         t.Merge(timing);

@@ -103,23 +103,6 @@ public sealed class LookupTests(LookupFactory api) : IClassFixture<LookupFactory
         }
     }
 
-    [Fact]
-    public async Task Concurrent_misses_on_one_key_make_one_postgres_query()
-    {
-        var rec = ApiTestData.Rec(202);
-        var metrics = api.Services.GetRequiredService<ApiMetrics>();
-        var (reads, coalesced) = (metrics.PostgresReads, metrics.Coalesced);
-        // Hold the table so the first read waits, until the other 19 requests have joined it.
-        await using var held = await LockRecommendationsAsync();
-        using var client = api.Client();
-        var requests = Enumerable.Range(0, 20).Select(_ => client.GetAsync($"/api/v1/recommendations/{Paths.Escape(rec.Isdn)}")).ToArray();
-        await Until(() => metrics.Coalesced - coalesced >= 19);
-        await held.ReleaseAsync();
-        var responses = await Task.WhenAll(requests);
-        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
-        Assert.Equal(1, metrics.PostgresReads - reads);
-    }
-
     /// Sends a request whose misses wait in their PostgreSQL read, does `meanwhile` (what a sync
     /// does at that moment), then lets the read go on.
     async Task<HttpResponseMessage> RaceAsync(Func<HttpClient, Task<HttpResponseMessage>> send, Func<Task> meanwhile)

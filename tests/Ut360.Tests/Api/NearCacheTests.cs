@@ -5,6 +5,7 @@ using Ut360.Api.Infrastructure;
 using Ut360.Api.Recommendations;
 using Ut360.Data.Sync;
 using Ut360.Tests.Infrastructure;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace Ut360.Tests.Api;
 
@@ -128,31 +129,68 @@ public sealed class NearCacheTests(NearCacheFactory api) : IClassFixture<NearCac
     }
 
     [Fact]
-    public void The_cache_is_bounded_and_never_serves_an_entry_read_before_an_invalidation()
+    public async Task Concurrent_misses_on_one_key_make_one_postgres_query()
     {
-        using var near = new NearCache<RecommendationView>(3, TimeSpan.FromMinutes(1));
+        // In PostgreSQL only: every request misses Redis and the near cache.
+        const int id = 61;
+        await ApiTestData.InsertAsync(api.Db.DataSource, [id]);
+        var metrics = api.Services.GetRequiredService<ApiMetrics>();
+        var (reads, coalesced, nearMisses) = (metrics.PostgresReads, metrics.Coalesced, metrics.NearMisses);
+        // Hold the table so the first read waits until the other 19 requests have asked too.
+        await using var conn = await api.Db.DataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using (var lockCmd = new Npgsql.NpgsqlCommand("LOCK TABLE recommendations IN ACCESS EXCLUSIVE MODE", conn, tx))
+            await lockCmd.ExecuteNonQueryAsync();
+        using var client = api.Client();
+        var requests = Enumerable.Range(0, 20).Select(_ => client.GetAsync(RecPath(id))).ToArray();
+        await Poll.UntilAsync(() => Task.FromResult(metrics.NearMisses - nearMisses >= 20), "20 requests missed the near cache");
+        await tx.CommitAsync();
+        var responses = await Task.WhenAll(requests);
+        Assert.All(responses, r => Assert.Equal(System.Net.HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(1, metrics.PostgresReads - reads);
+        // Coalesced: the requests that did not read themselves but were answered by the one read.
+        Assert.Equal(19, metrics.Coalesced - coalesced);
+    }
+
+    [Fact]
+    public async Task The_cache_is_bounded_and_never_serves_an_entry_read_before_an_invalidation()
+    {
+        using var near = new NearCache<RecommendationView>("test", 3, TimeSpan.FromMinutes(1));
+        var cache = near.Cache!;
         for (var i = 1; i <= 10; i++)
-            near.Set(ApiTestData.Isdn(i), View(i), near.Generation);
+            cache.Set(near.Key(ApiTestData.Isdn(i)), View(i));
         Assert.InRange(near.Count, 1, 3);
 
         // Read from Redis before a sync finished, stored after its invalidation: not served.
         var generation = near.Generation;
         near.Invalidate();
-        near.Set(ApiTestData.Isdn(20), View(20), generation);
-        Assert.False(near.TryGet(ApiTestData.Isdn(20), out _));
+        cache.Set(NearCache<RecommendationView>.Key(generation, ApiTestData.Isdn(20)), View(20));
+        Assert.False(cache.TryGet<RecommendationView>(near.Key(ApiTestData.Isdn(20))).HasValue);
 
-        near.Set(ApiTestData.Isdn(21), View(21), near.Generation);
-        Assert.True(near.TryGet(ApiTestData.Isdn(21), out var kept));
-        Assert.Equal(ApiTestData.Isdn(21), kept.Isdn);
+        // The same through a read FusionCache runs (GetOrSet): started before, finished after.
+        var release = new TaskCompletionSource();
+        var reading = cache.GetOrSetAsync<RecommendationView>(near.Key(ApiTestData.Isdn(22)), async (_, _) =>
+        {
+            await release.Task;
+            return View(22);
+        }).AsTask();
+        near.Invalidate();
+        release.SetResult();
+        Assert.Equal(ApiTestData.Isdn(22), (await reading).Isdn);
+        Assert.False(cache.TryGet<RecommendationView>(near.Key(ApiTestData.Isdn(22))).HasValue);
+
+        cache.Set(near.Key(ApiTestData.Isdn(21)), View(21));
+        var kept = cache.TryGet<RecommendationView>(near.Key(ApiTestData.Isdn(21)));
+        Assert.True(kept.HasValue);
+        Assert.Equal(ApiTestData.Isdn(21), kept.Value.Isdn);
     }
 
     [Fact]
     public void A_capacity_of_zero_turns_the_cache_off()
     {
-        using var near = new NearCache<RecommendationView>(0, TimeSpan.FromMinutes(1));
-        near.Set(ApiTestData.Isdn(1), View(1), near.Generation);
+        using var near = new NearCache<RecommendationView>("test", 0, TimeSpan.FromMinutes(1));
         Assert.False(near.Enabled);
-        Assert.False(near.TryGet(ApiTestData.Isdn(1), out _));
+        Assert.Null(near.Cache);
     }
 
     static RecommendationView View(int i) => RecommendationView.From(ApiTestData.Rec(i));
