@@ -60,10 +60,12 @@ public sealed class RedisOptions
     [Range(10, 30_000)]
     public int TimeoutMs { get; set; } = 250;
 
-    /// Consecutive failures that open the circuit, and how long it stays open before a probe.
+    /// <summary>Commands within one second that, when half of them fail with a Redis fault, open
+    /// the circuit (Polly's MinimumThroughput, at least 2; see RedisCircuit).</summary>
     [Range(1, 1000)]
     public int BreakerFailures { get; set; } = 3;
 
+    /// <summary>Milliseconds the circuit stays open before one request probes Redis.</summary>
     [Range(50, 600_000)]
     public int BreakerOpenMs { get; set; } = 2_000;
 }

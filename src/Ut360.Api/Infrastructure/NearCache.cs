@@ -1,15 +1,15 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Options;
-using StackExchange.Redis;
-using Ut360.Data.Redis;
 using ZiggyCreatures.Caching.Fusion;
 
 namespace Ut360.Api.Infrastructure;
 
+/// <summary>
 /// "NearCache" section: the in-process copy of records read from Redis (docs/api-design.md,
-/// "Near cache"). 0 entries turns a cache off.
+/// "Freshness and the near cache"). 0 entries turns a cache off, and with it the coalescing of
+/// concurrent misses on one key (FusionCache's stampede protection).
+/// </summary>
 public sealed class NearCacheOptions
 {
     /// Recommendations held (≈ 1.4 KB each once UC6 has kept their JSON): the default holds the
@@ -59,14 +59,16 @@ public sealed class NearCache<T> : IDisposable where T : class
     long _generation;
     string _prefix = "0:";
 
-    /// <param name="name">The cache's name in FusionCache's logs and traces.</param>
+    /// <param name="name">The cache's name in FusionCache's traces and metrics.</param>
     /// <param name="capacity">Entries held; each counts its <see cref="FusionCacheEntryOptions.Size"/> (1 unless set).</param>
     /// <param name="maxAge">Longest an entry is served without being read again (NearCache:MaxAgeSeconds).</param>
-    public NearCache(string name, int capacity, TimeSpan maxAge, ILogger<FusionCache>? logger = null)
+    public NearCache(string name, int capacity, TimeSpan maxAge)
     {
         if (capacity <= 0)
             return;
         _memory = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.1 });
+        // No logger: with one, FusionCache makes an operation id for every read, hits included
+        // (UC1's hot path). A failing read is the request's own error (a 503), logged there.
         Cache = new FusionCache(new FusionCacheOptions
         {
             CacheName = name,
@@ -86,10 +88,7 @@ public sealed class NearCache<T> : IDisposable where T : class
                 FactorySoftTimeout = TimeSpan.FromMilliseconds(100),
                 FactoryHardTimeout = TimeSpan.FromSeconds(10),
             },
-            // A failing read is the request's error (a 503), not a warning per request.
-            FactoryErrorsLogLevel = LogLevel.Debug,
-            FactorySyntheticTimeoutsLogLevel = LogLevel.Debug,
-        }, _memory, logger);
+        }, _memory);
     }
 
     /// <summary>The in-process level, or null when its capacity is 0.</summary>
@@ -121,70 +120,5 @@ public sealed class NearCache<T> : IDisposable where T : class
     {
         Cache?.Dispose();
         _memory?.Dispose();
-    }
-}
-
-/// Clears the near caches when the data in Redis changes: at once on the events channel
-/// (SyncEngine announces every finished sync and dual write), and within PollMs by watching
-/// the sync fields of ut360:meta:stats, in case an announcement was missed (a reconnect).
-///
-/// A reconnect alone clears nothing. What the caches hold was read from PostgreSQL or from a
-/// published version, and only a sync or a dual write changes either; one that finished while
-/// the announcement could not arrive changed the meta, which the next check sees. Clearing on
-/// every reconnect sent the whole working set to PostgreSQL at once when Redis restarted empty
-/// (bench/faults.sh: UC5 took 6.7 s to come back to its usual latency).
-public sealed class NearCacheInvalidator(
-    IConnectionMultiplexer redis, RedisKeys keys, IOptions<NearCacheOptions> options, ApiMetrics metrics,
-    NearCache<Recommendations.RecommendationView> recs, NearCache<Profiles.ProfileView> profiles,
-    NearCache<Segments.SegmentReader.Ranked> pages, ILogger<NearCacheInvalidator> logger) : BackgroundService
-{
-    static readonly RedisValue[] Watched = ["sync_id", "sync_duration_ms", "last_updated"];
-
-    public void InvalidateAll()
-    {
-        recs.Invalidate();
-        profiles.Invalidate();
-        pages.Invalidate();
-        metrics.NearInvalidation();
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!recs.Enabled && !profiles.Enabled && !pages.Enabled)
-            return;
-        var subscribed = false;
-        string? seen = null;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.Value.PollMs));
-        do
-        {
-            try
-            {
-                if (!subscribed)
-                {
-                    await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(keys.Events), (_, _) => InvalidateAll());
-                    subscribed = true;
-                }
-                var values = await redis.GetDatabase().HashGetAsync(keys.MetaStats, Watched);
-                // No meta (a Redis restarted empty) is no news: the sync that refills Redis
-                // writes a new sync_id, and that change is what clears.
-                if (values.All(v => v.IsNull))
-                    continue;
-                var now = string.Join('|', values.Select(v => v.ToString()));
-                if (seen is not null && now != seen)
-                    InvalidateAll();
-                seen = now;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                // Whatever the fault (a stalled Redis surfaces as a cancelled task, not only as a
-                // Redis exception), the check is retried on the next tick and the entries stay:
-                // a sync cannot finish without Redis, and the first check that answers again
-                // compares with what was seen before the fault.
-                if (RedisCircuit.IsRedisFault(e) || e is OperationCanceledException)
-                    logger.LogDebug(e, "Near cache: Redis unavailable for the meta check");
-                else
-                    logger.LogWarning(e, "Near cache: the meta check failed");
-            }
-        } while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 }

@@ -216,6 +216,6 @@ public static class ServiceSetup
     static NearCache<T> NearCacheFor<T>(IServiceProvider sp, string name, Func<NearCacheOptions, int> capacity) where T : class
     {
         var o = sp.GetRequiredService<IOptions<NearCacheOptions>>().Value;
-        return new NearCache<T>(name, capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds), sp.GetRequiredService<ILogger<ZiggyCreatures.Caching.Fusion.FusionCache>>());
+        return new NearCache<T>(name, capacity(o), TimeSpan.FromSeconds(o.MaxAgeSeconds));
     }
 }
