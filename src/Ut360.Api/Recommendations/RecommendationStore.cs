@@ -99,28 +99,37 @@ public sealed class RecommendationStore(
     {
         var views = new RecommendationView?[isdns.Count];
         var timing = new CacheTiming { Outcome = CacheOutcome.Hit };
-        var generation = near.Generation;
+        // Keys of the generation before any read, so what is kept near after a sync is never served.
+        string[]? nearKeys = null;
         var nearHits = 0;
         if (near.Cache is { } cache)
+        {
+            var generation = near.Generation;
+            nearKeys = new string[views.Length];
             for (var i = 0; i < views.Length; i++)
-                if (cache.TryGet<RecommendationView?>(NearCache<RecommendationView>.Key(generation, isdns[i]), token: ct) is { HasValue: true, Value: { } kept })
+                if (cache.TryGet<RecommendationView?>(nearKeys[i] = NearCache<RecommendationView>.Key(generation, isdns[i]), token: ct) is { HasValue: true, Value: { } kept })
                 {
                     views[i] = kept;
                     nearHits++;
                 }
+        }
         metrics.NearHit(nearHits);
         if (nearHits == isdns.Count)
             return (views, new CacheTiming { Outcome = CacheOutcome.Near }, nearHits);
+        var found = nearKeys is null ? null : (bool[])[.. views.Select(v => v is not null)];
 
         var start = Stopwatch.GetTimestamp();
         var (useRedis, _) = await circuit.TryAsync(
-            static s => s.Store.ReadManyAsync(s.Isdns, s.Views, s.Generation, s.Ct), (Store: this, Isdns: isdns, Views: views, Generation: generation, Ct: ct), ct);
+            static s => s.Store.ReadManyAsync(s.Isdns, s.Views, s.Ct), (Store: this, Isdns: isdns, Views: views, Ct: ct), ct);
         timing.AddRedis(start);
         // Counted, not returned: a read that failed half-way keeps the records it got.
         var hits = views.Count(v => v is not null);
         metrics.Hit(hits - nearHits);
         if (hits == isdns.Count)
+        {
+            KeepNear(nearKeys, found, views);
             return (views, timing, hits);
+        }
 
         timing.Outcome = useRedis ? CacheOutcome.Miss : CacheOutcome.Fallback;
         // Records read from PostgreSQL because Redis was not asked (breaker open, an error) are
@@ -142,10 +151,8 @@ public sealed class RecommendationStore(
         timing.AddPostgres(pgStart);
         for (var i = 0; i < views.Length; i++)
             if (views[i] is null && rows.TryGetValue(isdns[i], out var row))
-            {
                 views[i] = RecommendationView.From(row);
-                near.Cache?.Set(NearCache<RecommendationView>.Key(generation, isdns[i]), views[i], token: CancellationToken.None);
-            }
+        KeepNear(nearKeys, found, views);
         // The answer is in hand: the write-back does not hold it up. Encoding and sending 10,000
         // hashes took 0.2-0.4 s, and the client library sends on the caller's thread, so it runs
         // on a thread of its own. Until it lands, a repeat of these ISDNs is answered by the near
@@ -158,10 +165,24 @@ public sealed class RecommendationStore(
         return (views, timing, hits);
     }
 
+    /// Keeps near what a list read from Redis or PostgreSQL (the records not `found` near), on a
+    /// thread of its own: the answer does not wait for 10,000 cache entries being made.
+    void KeepNear(string[]? nearKeys, bool[]? found, RecommendationView?[] views)
+    {
+        if (near.Cache is not { } cache || nearKeys is null || found is null)
+            return;
+        _ = Task.Run(() =>
+        {
+            for (var i = 0; i < views.Length; i++)
+                if (!found[i] && views[i] is { } view)
+                    cache.Set(nearKeys[i], view, token: CancellationToken.None);
+        }, CancellationToken.None);
+    }
+
     /// Pipelined HMGETs of the records not yet in `views`, every one sent before the first is
     /// awaited. (One script call per 250 keys cost the client less but Redis ~4x more per record,
     /// ~12 µs against ~3 µs, and held it for ~3 ms a call: Redis is the part every instance shares.)
-    async Task<bool> ReadManyAsync(IReadOnlyList<string> isdns, RecommendationView?[] views, string generation, CancellationToken ct)
+    async Task<bool> ReadManyAsync(IReadOnlyList<string> isdns, RecommendationView?[] views, CancellationToken ct)
     {
         var database = redis.GetDatabase();
         var pending = new Task<RedisValue[]>?[isdns.Count];
@@ -173,8 +194,7 @@ public sealed class RecommendationStore(
             if (pending[i] is not { } read)
                 continue;
             ct.ThrowIfCancellationRequested();
-            if ((views[i] = RecommendationView.FromRedis(isdns[i], await read)) is { } view)
-                near.Cache?.Set(NearCache<RecommendationView>.Key(generation, isdns[i]), view, token: CancellationToken.None);
+            views[i] = RecommendationView.FromRedis(isdns[i], await read);
         }
         return true;
     }
