@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/scale.sh: the system at several dataset sizes, each in a database and a Redis namespace of
 # its own, on a Valkey/Redis server (or a 3-master cluster) that the bench starts and stops itself.
-# For each size: wall time and peak RSS (GNU time -v) of `generate`, `load` and `sync`; the
+# For each size: wall time and peak RSS (GNU time -v) of `generate`, `load`, `sync` into the empty
+# namespace and `sync` again over that version (as in service); the
 # PostgreSQL database size; Redis used_memory and bytes per subscriber; the longest Redis stall
-# during the full sync (LATENCY LATEST with latency-monitor-threshold 1 ms, and a client sampling
+# during the two syncs (LATENCY LATEST with latency-monitor-threshold 1 ms, and a client sampling
 # PING with redis-cli --latency every second); the RENAME of a copy of the largest index set over
 # it (what the sync's publish does), timed by SLOWLOG; then the API (Release) on the same data:
 # UC1 and UC5 p50/p99 at a fixed rate (near cache on, several rounds; and off, one round), UC2 pages
@@ -130,6 +131,9 @@ bench_size() {
   say "sync (latency monitor and sampling on)"
   for p in "${PORTS[@]}"; do "$CLI_BIN" -p "$p" latency reset >/dev/null; latency_sampler "$p" & samplers+=($!); done
   timed sync dotnet "$OUT/cli/Ut360.Cli.dll" sync --namespace "$NS"
+  # The sync as it runs in service: over the previous version (every index member read back and
+  # compared, every index RENAMEd over a live one).
+  timed resync dotnet "$OUT/cli/Ut360.Cli.dll" sync --namespace "$NS"
   for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; wait "$s" 2>/dev/null || true; done
   local stall_server=0 stall_client=0 ev
   : >"$OUT/$N/latency-events.txt"

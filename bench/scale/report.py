@@ -17,15 +17,15 @@ p = out.append
 p(f"Command: `{command}`; {server}. Each size in a database and a namespace of its own; the load")
 p("average (1/5/15 min) at the start and the end of each size is in the last table.")
 p("")
-p("| size | generate: wall, peak RSS | load: wall, peak RSS | sync: wall, peak RSS | Parquet | PostgreSQL | Redis used_memory (per subscriber) |")
-p("|---|---|---|---|---|---|---|")
+p("| size | generate: wall, peak RSS | load: wall, peak RSS | sync (empty namespace): wall, peak RSS | sync again (over that version): wall, peak RSS | Parquet | PostgreSQL | Redis used_memory (per subscriber) |")
+p("|---|---|---|---|---|---|---|---|")
 for r in rows:
     t = r["times"]
     used = r["redis_used"] - r["redis_base"]
-    p(f"| {label(r)} | {t['generate'][0]} s, {t['generate'][1]} MB | {t['load'][0]} s, {t['load'][1]} MB | {t['sync'][0]} s, {t['sync'][1]} MB "
+    p(f"| {label(r)} | {t['generate'][0]} s, {t['generate'][1]} MB | {t['load'][0]} s, {t['load'][1]} MB | {t['sync'][0]} s, {t['sync'][1]} MB | {t['resync'][0]} s, {t['resync'][1]} MB "
       f"| {r['files_mb']} MB | {mb(r['pg_bytes'])} | {mb(r['redis_used'])} ({used / r['subscribers']:,.0f} B) |")
 p("")
-p("| size | longest stall during the sync: LATENCY LATEST max by event (server) | redis-cli --latency max (client, 1 s samples): during the sync / 10 s idle before it | largest index set | RENAME of a copy over it (SLOWLOG) | per node used_memory |")
+p("| size | longest stall during the two syncs: LATENCY LATEST max by event (server) | redis-cli --latency max (client, 1 s samples): during the sync / 10 s idle before it | largest index set | RENAME of a copy over it (SLOWLOG) | per node used_memory |")
 p("|---|---|---|---|---|---|")
 for r in rows:
     ev = ", ".join(f"{k} {v} ms" for k, v in sorted(r["events"].items())) or "none ≥ 1 ms"
@@ -53,10 +53,10 @@ p("| target | size | figure | |")
 p("|---|---|---|---|")
 if len(rows) > 1:
     for r in rows[1:]:
-        for cmd in ("generate", "load", "sync"):
+        for cmd in ("generate", "load", "sync", "resync"):
             ratio = (r["times"][cmd][0] / base["times"][cmd][0]) / x(r)
             p(f"| {cmd} time ≤ 1.1 × linear | {label(r)} | {r['times'][cmd][0]} s = {ratio:.2f} × linear ({base['times'][cmd][0]} s × {x(r):g}) | {verdict(ratio <= 1.1)} |")
-        for cmd in ("generate", "load", "sync"):
+        for cmd in ("generate", "load", "sync", "resync"):
             ratio = r["times"][cmd][1] / base["times"][cmd][1]
             p(f"| {cmd} peak RSS ≤ 1.1 × the first size's | {label(r)} | {r['times'][cmd][1]} MB = {ratio:.2f}× ({base['times'][cmd][1]} MB) | {verdict(ratio <= 1.1)} |")
         for k, name in (("uc1", "UC1"), ("uc5", "UC5"), ("uc1_off", "UC1 near cache off"), ("uc5_off", "UC5 near cache off")):
