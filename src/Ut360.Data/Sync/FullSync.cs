@@ -69,6 +69,7 @@ sealed class FullSync(SyncContext t)
         progress?.Report(new SyncProgress("reading indexes", 0, 0));
         var diff = await MembershipDiff.BeginAsync(snapshot.Connection, ct);
         await diff.AddIndexMembersAsync(t.RedisDb, t.Keys, state.LiveIndexKeys, progress, ct);
+        Mark("read indexes");
         foreach (var isdn in state.PendingGone)
             await diff.AddAsync(isdn, "pending", null, ct);
         if (sweep)
