@@ -61,7 +61,10 @@ for p in "${PORTS[@]}"; do
   redis_conf "$p" "$OUT/redis/$p" "$extra" >"$OUT/redis/$p/redis.conf"
   "$SERVER_BIN" "$OUT/redis/$p/redis.conf"
 done
-for p in "${PORTS[@]}"; do for _ in $(seq 1 100); do redis_running "$p" && break; sleep 0.05; done; done
+for p in "${PORTS[@]}"; do
+  for _ in $(seq 1 100); do redis_running "$p" && break; sleep 0.05; done
+  redis_running "$p" || { tail -5 "$OUT/redis/$p/redis.log" >&2; say "the server on port $p did not start"; exit 1; }
+done
 if [[ "$CLUSTER" == 1 ]]; then
   "$CLI_BIN" --cluster create $(printf '127.0.0.1:%s ' "${PORTS[@]}") --cluster-replicas 0 --cluster-yes >/dev/null
   for _ in $(seq 1 200); do "$CLI_BIN" -p "${PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break; sleep 0.05; done
