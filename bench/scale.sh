@@ -113,6 +113,10 @@ bench_size() {
   export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB" ConnectionStrings__Redis="$REDIS_CONN"
   dotnet "$OUT/cli/Ut360.Cli.dll" db migrate >/dev/null
   for p in "${PORTS[@]}"; do "$CLI_BIN" -p "$p" flushall >/dev/null; done
+  # FLUSHALL frees the previous size in the background (lazy freeing): the empty figure waits for it.
+  for p in "${PORTS[@]}"; do
+    for _ in $(seq 1 600); do [[ "$(info_field "$p" memory lazyfree_pending_objects)" == 0 ]] && break; sleep 0.1; done
+  done
   local base_mem; base_mem="$(used_memory_sum)"
 
   say "generate"
