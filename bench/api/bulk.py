@@ -8,7 +8,7 @@ measured:
 the Redis-only and all-miss cases each make two unmeasured requests first: in a series of 45 lists
 read from Redis, the first two took 590 and 390 ms (JIT, the process's first multi-megabyte
 buffers) and every later one 120-235 ms; then the LOW-risk export. Prints JSON.
-usage: bulk.py BASE KEY WARM_ISDNS REDIS_PORT NAMESPACE RUNS COLD_ISDNS"""
+usage: bulk.py BASE KEY WARM_ISDNS REDIS_PORT NAMESPACE RUNS COLD_ISDNS (BULK_REDIS_CLUSTER=1: REDIS_PORT is a cluster node)"""
 import json, os, random, statistics, subprocess, sys, tempfile
 
 base, key, warm_file, redis_port, ns, runs, cold_file = sys.argv[1:8]
@@ -31,6 +31,11 @@ def post(isdns):
     return curl(base + "/api/v1/recommendations/bulk", isdns)[0]
 
 def unlink(keys):
+    if os.environ.get("BULK_REDIS_CLUSTER") == "1":
+        # A cluster refuses a multi-key UNLINK across slots: one key per command, redirects followed.
+        subprocess.run(["redis-cli", "-c", "-p", redis_port], input="".join(f"UNLINK {k}\n" for k in keys), text=True,
+                       check=True, stdout=subprocess.DEVNULL)
+        return
     for i in range(0, len(keys), 2000):
         subprocess.run(["redis-cli", "-p", redis_port, "UNLINK", *keys[i:i + 2000]], check=True, stdout=subprocess.DEVNULL)
 

@@ -43,7 +43,7 @@ sealed class FullSync(SyncContext t)
         var evictedBefore = await ServerLimits.EvictionAsync(t.Redis);
 
         progress?.Report(new SyncProgress("reading Redis", 0, 0));
-        var state = await RedisState.ReadAsync(t.Redis, t.Keys, t.DbNumber, progress, ct);
+        var state = await RedisState.ReadKeysAsync(t.Redis, t.Keys, t.DbNumber, ct);
         var sweep = !request.DryRun && await StraySweep.MarkFullAsync(t, runId);
         if (!request.DryRun)
             await t.RedisDb.StringSetAsync(t.Keys.SyncServer, await SyncWatchdog.ServerRunIdAsync(t.Redis));
@@ -51,59 +51,48 @@ sealed class FullSync(SyncContext t)
             await Task.WhenAll(state.LeftoverTempKeys.Select(k => t.RedisDb.KeyDeleteAsync(k)));
         Mark("read Redis");
 
-        var snapshot = await SyncSnapshot.BeginAsync(t.Db, ct);
-        string dataVersion;
-        long[] published;
-        long lastLoad;
+        // The snapshot stays open to the end of the run: the gone subscribers are a table of its
+        // transaction (MembershipDiff), read again when their keys are deleted.
+        await using var snapshot = await SyncSnapshot.BeginAsync(t.Db, ct);
         var w = new Writer(t, request.DryRun, limits, progress);
-        await using (snapshot)
-        {
-            dataVersion = await snapshot.DataVersionAsync(ct);
-            published = await snapshot.NeedingSyncAsync(ct);
-            lastLoad = await snapshot.LastFinishedLoadAsync(ct);
-            w.Total = await CountAsync(snapshot.Connection, ct);
-            var ranges = await SubscriberQueries.SplitProfilesAsync(snapshot.Connection, ProfileParts, ct);
-            var monthsConn = await snapshot.OpenAsync(ct);
-            var profilesConn = await snapshot.OpenAsync(ct);
-            await StreamAsync(w, snapshot.Connection, monthsConn, profilesConn, ranges, Mark, ct);
-        }
+        var dataVersion = await snapshot.DataVersionAsync(ct);
+        var published = await snapshot.NeedingSyncAsync(ct);
+        var lastLoad = await snapshot.LastFinishedLoadAsync(ct);
+        w.Total = await CountAsync(snapshot.Connection, ct);
+        var ranges = await SubscriberQueries.SplitProfilesAsync(snapshot.Connection, MonthParts(w.Total), ct);
+        var monthsConn = await snapshot.OpenAsync(ct);
+        var profilesConn = await snapshot.OpenAsync(ct);
+        await StreamAsync(w, snapshot.Connection, monthsConn, profilesConn, ranges, Mark, ct);
 
-        // Who is gone: members of the old indexes (and of a killed sync's pending set) that
-        // PostgreSQL no longer has.
-        var candidates = new HashSet<string>(state.Members.Keys, StringComparer.Ordinal);
-        candidates.UnionWith(state.PendingGone);
-        var goneRec = candidates.Where(i => !w.RecIsdns.Contains(i)).ToList();
-        var goneProfile = candidates.Where(i => !w.ProfileIsdns.Contains(i)).ToList();
+        // Who is gone, added and moved: the members of the old indexes (read now: this run has
+        // not touched the live keys) and of a killed sync's pending set, against PostgreSQL.
+        progress?.Report(new SyncProgress("reading indexes", 0, 0));
+        var diff = await MembershipDiff.BeginAsync(snapshot.Connection, ct);
+        await diff.AddIndexMembersAsync(t.RedisDb, t.Keys, state.LiveIndexKeys, progress, ct);
+        Mark("read indexes");
+        foreach (var isdn in state.PendingGone)
+            await diff.AddAsync(isdn, "pending", null, ct);
         if (sweep)
         {
             // An earlier run stopped mid-write: its records may be listed nowhere.
             progress?.Report(new SyncProgress("sweeping", 0, 0));
-            var (strayRec, strayProfile) = await StraySweep.FindAsync(t, w.RecIsdns, w.ProfileIsdns, ct);
-            goneRec = goneRec.Union(strayRec, StringComparer.Ordinal).ToList();
-            goneProfile = goneProfile.Union(strayProfile, StringComparer.Ordinal).ToList();
+            await foreach (var (isdn, isRec) in StraySweep.ScanAsync(t, ct))
+                await diff.AddAsync(isdn, isRec ? "rec" : "profile", null, ct);
             Mark("sweep");
         }
-        var gone = goneRec.Union(goneProfile, StringComparer.Ordinal).ToList();
+        var counts = await diff.CompleteAsync(ct);
+        Mark("diff");
 
-        int added = 0, moves = 0;
-        foreach (var (isdn, m) in w.NewMembers)
-        {
-            if (!state.Members.TryGetValue(isdn, out var old))
-                added++;
-            else if (old != m)
-                moves++;
-        }
-        var removed = goneRec.Count(i => state.Members.ContainsKey(i));
         var result = new SyncResult
         {
             Outcome = SyncOutcome.DryRun, Kind = request.Kind, DataVersion = dataVersion,
             Subscribers = w.Recs, Profiles = w.ProfilesWritten, KeysWritten = w.KeysWritten,
-            KeysDeleted = goneRec.Count + goneProfile.Count, SubscribersAdded = added, SubscribersRemoved = removed,
-            IndexMoves = moves, Warnings = warnings, TotalSubscribersInRedis = w.Meta.Subscribers,
+            KeysDeleted = counts.GoneRec + counts.GoneProfile, SubscribersAdded = (int)counts.Added, SubscribersRemoved = (int)counts.Removed,
+            IndexMoves = (int)counts.Moves, Warnings = warnings, TotalSubscribersInRedis = w.Meta.Subscribers,
             IndexCounts = SyncContext.IndexCounts(w.Meta), Timings = timings,
         };
         if (request.DryRun)
-            return result with { Message = $"would write {w.KeysWritten} keys, delete {goneRec.Count + goneProfile.Count}, move {moves} subscribers between indexes" };
+            return result with { Message = $"would write {w.KeysWritten} keys, delete {counts.GoneRec + counts.GoneProfile}, move {counts.Moves} subscribers between indexes" };
 
         // Under maxmemory, Redis makes room by evicting keys with a TTL, which includes what this
         // sync just wrote: publishing would announce records that are not there. Fail the run
@@ -111,7 +100,7 @@ sealed class FullSync(SyncContext t)
         if ((await ServerLimits.EvictionAsync(t.Redis))?.Since(evictedBefore, w.KeysWritten) is { } evicted)
             return result with { Outcome = SyncOutcome.Failed, Message = evicted };
 
-        await t.RememberGoneAsync(gone);
+        await RememberGoneAsync(diff, ct);
 
         progress?.Report(new SyncProgress("publishing", 0, 0));
         ct.ThrowIfCancellationRequested();
@@ -122,15 +111,17 @@ sealed class FullSync(SyncContext t)
         await t.AnnounceAsync(runId);
         Mark("publish");
 
-        progress?.Report(new SyncProgress("deleting", 0, gone.Count));
-        if (gone.Count > 0)
+        progress?.Report(new SyncProgress("deleting", 0, counts.Gone));
+        if (counts.Gone > 0)
         {
             // A request that read a previous index just before the publish still finds the
             // records it lists; an API that missed the announcement clears within its meta poll.
             await Task.Delay(SyncContext.DepartureGrace, ct);
         }
         ct.ThrowIfCancellationRequested();
-        var deleted = await t.DeleteGoneAsync(goneRec, goneProfile, retire: state.PendingGone.Count > 0);
+        var deleted = await DeleteGoneAsync(diff, ct);
+        if (counts.Gone > 0 || state.PendingGone.Count > 0)
+            await t.RetireGoneAsync();
         Mark("delete");
 
         await t.RedisDb.HashSetAsync(t.Keys.MetaStats, "sync_duration_ms", (long)clock.Elapsed.TotalMilliseconds);
@@ -146,6 +137,55 @@ sealed class FullSync(SyncContext t)
     {
         await using var cmd = new NpgsqlCommand("SELECT count(*) FROM recommendations", conn);
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    // Subscribers per ISDN range of the profile stream: a range's monthly JSON is held whole
+    // (about 700 bytes a subscriber) while the previous range streams, so the number of ranges
+    // grows with the data and the memory does not (4 ranges at 10x held ~750 MB).
+    const int MonthsPerPart = 50_000;
+
+    internal static int MonthParts(long subscribers) =>
+        (int)Math.Clamp((subscribers + MonthsPerPart - 1) / MonthsPerPart, ProfileParts, 100_000);
+
+    // Step 3: the pending-deletion set, before anything stops pointing at the gone subscribers.
+    async Task RememberGoneAsync(MembershipDiff diff, CancellationToken ct)
+    {
+        await using var bulk = new RedisBulk(ct);
+        var chunk = new List<RedisValue>(SyncContext.IndexChunk);
+        await foreach (var (isdn, _, _) in diff.GoneAsync(ct))
+        {
+            chunk.Add(isdn);
+            if (chunk.Count == SyncContext.IndexChunk)
+            {
+                await bulk.AddAsync(t.RedisDb.SetAddAsync(t.Keys.SyncGone, [.. chunk]));
+                chunk.Clear();
+            }
+        }
+        if (chunk.Count > 0)
+            await bulk.AddAsync(t.RedisDb.SetAddAsync(t.Keys.SyncGone, [.. chunk]));
+        await bulk.CompleteAsync();
+    }
+
+    // Step 5: the gone subscribers' keys, a window of deletes in flight at a time. Returns the
+    // keys deleted.
+    async Task<long> DeleteGoneAsync(MembershipDiff diff, CancellationToken ct)
+    {
+        long deleted = 0;
+        var window = new List<Task<bool>>(SyncContext.IndexChunk * 2);
+        await foreach (var (isdn, rec, profile) in diff.GoneAsync(ct))
+        {
+            if (rec)
+                window.Add(t.RedisDb.KeyDeleteAsync(t.Keys.Rec(isdn)));
+            if (profile)
+                window.Add(t.RedisDb.KeyDeleteAsync(t.Keys.Profile(isdn)));
+            if (window.Count >= SyncContext.IndexChunk)
+            {
+                deleted += (await Task.WhenAll(window)).Count(ok => ok);
+                window.Clear();
+            }
+        }
+        deleted += (await Task.WhenAll(window)).Count(ok => ok);
+        return deleted;
     }
 
     // Step 4.
@@ -297,8 +337,8 @@ sealed class FullSync(SyncContext t)
         }
     }
 
-    /// Keeps the books of one full sync (members, meta, who was seen) and writes its rec and
-    /// profile hashes and its temporary index chunks.
+    /// Keeps the books of one full sync (meta, counts; nothing per subscriber) and writes its
+    /// rec and profile hashes and its temporary index chunks.
     sealed class Writer(SyncContext t, bool dryRun, ServerLimits limits, IProgress<SyncProgress>? progress)
     {
         readonly Dictionary<string, List<(string Member, double Score)>> _indexBuffers = new(StringComparer.Ordinal);
@@ -309,9 +349,6 @@ sealed class FullSync(SyncContext t)
 
         public long Total { get; set; }
         public MetaStats Meta { get; } = new();
-        public HashSet<string> RecIsdns { get; } = new(StringComparer.Ordinal);
-        public HashSet<string> ProfileIsdns { get; } = new(StringComparer.Ordinal);
-        public Dictionary<string, Membership> NewMembers { get; } = new(StringComparer.Ordinal);
         public HashSet<string> NewIndexKeys { get; } = new(StringComparer.Ordinal);
         public long KeysWritten => Interlocked.Read(ref _keysWritten);
         public int Recs => _recs;
@@ -338,11 +375,9 @@ sealed class FullSync(SyncContext t)
 
         public async ValueTask AddRecAsync(Recommendation r, RecordEncoder encoder, HashEntrySink sink, RedisBulk bulk, CancellationToken ct)
         {
-            RecIsdns.Add(r.Isdn);
             lock (Meta)
                 Meta.Add(r);
             var cluster = r.ClusterGroup?.ToString(CultureInfo.InvariantCulture);
-            NewMembers[r.Isdn] = new Membership(r.ServiceType, r.BadDebtRisk, cluster);
             var score = SyncContext.IndexScore(r);
             await AddToIndexAsync(IndexKey(IndexKind.Service, r.ServiceType), r.Isdn, score, bulk);
             await AddToIndexAsync(IndexKey(IndexKind.Risk, r.BadDebtRisk), r.Isdn, score, bulk);
@@ -368,7 +403,6 @@ sealed class FullSync(SyncContext t)
         public ValueTask AddProfileAsync(Profile p, ReadOnlySpan<byte> monthlyJson, DateTimeOffset updatedAt, RecordEncoder encoder,
             HashEntrySink sink, RedisBulk bulk, CancellationToken ct)
         {
-            ProfileIsdns.Add(p.Isdn);
             var count = Interlocked.Increment(ref _profiles);
             lock (Meta)
             {

@@ -17,13 +17,12 @@ public readonly record struct Membership(string? Service, string? Risk, string? 
     }
 }
 
-/// What the sync finds in Redis before it writes: the live index keys with their members,
-/// leftovers of a sync that was killed (temporary keys, the pending-deletion set).
+/// What the sync finds in Redis before it writes: the live index keys, leftovers of a sync that
+/// was killed (temporary keys, the pending-deletion set).
 sealed class RedisState
 {
     public HashSet<string> LiveIndexKeys { get; } = new(StringComparer.Ordinal);
     public List<string> LeftoverTempKeys { get; } = [];
-    public Dictionary<string, Membership> Members { get; } = new(StringComparer.Ordinal);
     public HashSet<string> PendingGone { get; } = new(StringComparer.Ordinal);
 
     public static IEnumerable<IServer> Masters(IConnectionMultiplexer redis) =>
@@ -32,43 +31,8 @@ sealed class RedisState
     public static bool IsCluster(IConnectionMultiplexer redis) =>
         redis.GetServers().Any(s => s.ServerType == ServerType.Cluster);
 
-    /// Everything a full sync needs: index keys, their members, the pending-deletion set.
-    public static async Task<RedisState> ReadAsync(IConnectionMultiplexer redis, RedisKeys keys, int database,
-        IProgress<SyncProgress>? progress, CancellationToken ct)
-    {
-        var state = await ReadKeysAsync(redis, keys, database, ct);
-        var db = redis.GetDatabase(database);
-        long seen = 0;
-        foreach (var k in state.LiveIndexKeys.Order(StringComparer.Ordinal))
-        {
-            var kind = SyncKeys.Classify(keys, k, out var value);
-            if (kind == IndexKind.Service)
-            {
-                await foreach (var e in db.SortedSetScanAsync(k, pageSize: 5000).WithCancellation(ct))
-                {
-                    var m = e.Element.ToString();
-                    state.Members[m] = state.Members.GetValueOrDefault(m) with { Service = value };
-                    if (++seen % 50_000 == 0)
-                        progress?.Report(new SyncProgress("reading indexes", seen, 0));
-                }
-            }
-            else if (kind != IndexKind.Unknown)
-            {
-                await foreach (var e in db.SetScanAsync(k, pageSize: 5000).WithCancellation(ct))
-                {
-                    var m = e.ToString();
-                    var old = state.Members.GetValueOrDefault(m);
-                    state.Members[m] = kind == IndexKind.Risk ? old with { Risk = value } : old with { Cluster = value };
-                    if (++seen % 50_000 == 0)
-                        progress?.Report(new SyncProgress("reading indexes", seen, 0));
-                }
-            }
-        }
-        return state;
-    }
-
-    /// The key names only (live indexes, leftovers) and the pending-deletion set: what an
-    /// incremental sync needs, without reading every index member.
+    /// The key names (live indexes, leftovers) and the pending-deletion set, without the index
+    /// members (a full sync streams those into PostgreSQL: MembershipDiff).
     public static async Task<RedisState> ReadKeysAsync(IConnectionMultiplexer redis, RedisKeys keys, int database, CancellationToken ct)
     {
         var state = new RedisState();

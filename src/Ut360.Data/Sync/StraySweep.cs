@@ -37,12 +37,12 @@ static class StraySweep
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
             [t.Keys.SyncWriting], [Value(runId)]);
 
-    /// The ISDNs of rec and profile keys in the namespace that this run did not write.
-    public static async Task<(List<string> Rec, List<string> Profile)> FindAsync(
-        SyncContext t, HashSet<string> recs, HashSet<string> profiles, CancellationToken ct)
+    /// The ISDN of every rec and profile key in the namespace (IsRec: a rec key, else a profile
+    /// key). The sync keeps those its snapshot did not write (MembershipDiff).
+    public static async IAsyncEnumerable<(string Isdn, bool IsRec)> ScanAsync(
+        SyncContext t, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         string rec = t.Keys.Namespace + ":rec:", profile = t.Keys.Namespace + ":profile:";
-        List<string> strayRec = [], strayProfile = [];
         // One SCAN per master for both kinds ("rec:" and "profile:" are the namespace's only keys
         // starting with r or p); the exact prefix test keeps other namespaces out.
         var pattern = RedisState.Glob(t.Keys.Namespace) + ":[rp]*";
@@ -52,20 +52,11 @@ static class StraySweep
             {
                 var k = key.ToString();
                 if (k.StartsWith(rec, StringComparison.Ordinal))
-                {
-                    var isdn = k[rec.Length..];
-                    if (!recs.Contains(isdn))
-                        strayRec.Add(isdn);
-                }
+                    yield return (k[rec.Length..], true);
                 else if (k.StartsWith(profile, StringComparison.Ordinal))
-                {
-                    var isdn = k[profile.Length..];
-                    if (!profiles.Contains(isdn))
-                        strayProfile.Add(isdn);
-                }
+                    yield return (k[profile.Length..], false);
             }
         }
-        return (strayRec, strayProfile);
     }
 
     static RedisValue Value(long runId) => runId.ToString(CultureInfo.InvariantCulture);

@@ -59,9 +59,13 @@ sealed class SyncContext(NpgsqlDataSource db, IConnectionMultiplexer redis, Redi
         long deleted = 0;
         foreach (var ok in await Task.WhenAll(tasks))
             deleted += ok ? 1 : 0;
-        await RedisDb.ScriptEvaluateAsync(RetireGone, [keys.SyncGone, keys.SyncDeleted], [(long)RedisKeys.DeletedTtl.TotalMilliseconds]);
+        await RetireGoneAsync();
         return deleted;
     }
+
+    /// Moves the pending-deletion set into the recently-deleted one, once its keys are deleted.
+    public Task RetireGoneAsync() =>
+        RedisDb.ScriptEvaluateAsync(RetireGone, [keys.SyncGone, keys.SyncDeleted], [(long)RedisKeys.DeletedTtl.TotalMilliseconds]);
 
     /// Tells API instances to drop their in-process copies.
     public Task AnnounceAsync(long runId) =>
