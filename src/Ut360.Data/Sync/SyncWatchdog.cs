@@ -31,7 +31,10 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
                 var sync = services.GetRequiredService<SyncService>();
                 if (await ReasonAsync(sync, stoppingToken) is { } reason && await DueAsync(sync, stoppingToken))
                 {
-                    var runId = await sync.TryStartFullSyncAsync("watchdog", stoppingToken);
+                    // Asked again under the lock: another instance may have refilled Redis
+                    // between this check and the lock (its run then recorded the server's run_id).
+                    var runId = await sync.TryStartFullSyncAsync("watchdog", stoppingToken,
+                        async ct => await ReasonAsync(sync, ct) is not null);
                     if (runId is not null)
                         log.LogWarning("Started full sync {RunId}: {Reason}", runId, reason);
                 }
