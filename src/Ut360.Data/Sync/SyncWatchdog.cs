@@ -54,6 +54,8 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
     public static async Task<string?> ReasonAsync(SyncService sync, CancellationToken ct)
     {
         var t = sync.Engine.Context;
+        // Not judged on a partial view (a master still reconnecting): the next tick will.
+        RedisState.RequireAllConnected(t.Redis);
         var db = t.RedisDb;
         var mark = db.StringGetAsync(t.Keys.SyncWriting);
         var meta = db.KeyExistsAsync(t.Keys.MetaStats);
@@ -99,8 +101,10 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
     }
 
     /// The run_id of every master, in a stable order: it changes when any of them restarts.
+    /// <exception cref="RedisConnectionException">a master is not connected.</exception>
     public static async Task<string> ServerRunIdAsync(IConnectionMultiplexer redis)
     {
+        RedisState.RequireAllConnected(redis);
         var ids = new List<string>();
         foreach (var server in RedisState.Masters(redis))
         {

@@ -120,12 +120,18 @@ public sealed class SyncServerTests
 /// PrivateCa it listens with TLS only (its certificate signed by that CA).
 sealed class RedisServer : IAsyncDisposable
 {
-    readonly Process _process;
+    Process _process;
+    readonly string[] _args;
+    readonly PrivateCa? _tls;
+    readonly string _probe;
 
-    RedisServer(Process process, int port)
+    RedisServer(Process process, int port, string[] args, PrivateCa? tls, string probe)
     {
         _process = process;
         Port = port;
+        _args = args;
+        _tls = tls;
+        _probe = probe;
     }
 
     public int Port { get; }
@@ -142,6 +148,21 @@ sealed class RedisServer : IAsyncDisposable
             l.Start();
             port = ((IPEndPoint)l.LocalEndpoint).Port;
         }
+        return new RedisServer(await LaunchAsync(port, args, tls, probe), port, args, tls, probe);
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same port with the same
+    /// arguments: a new run_id, and whatever its --dir holds (an RDB from SAVE) or nothing.
+    public async Task RestartAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = await LaunchAsync(Port, _args, _tls, _probe);
+    }
+
+    static async Task<Process> LaunchAsync(int port, string[] args, PrivateCa? tls, string probe)
+    {
         var p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var info = new ProcessStartInfo(ServerBinary())
         {
@@ -160,8 +181,7 @@ sealed class RedisServer : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServer(process, port);
-        var options = ConfigurationOptions.Parse($"{server.ConnectionString},connectTimeout=1000,abortConnect=false{probe}");
+        var options = ConfigurationOptions.Parse($"127.0.0.1:{p},connectTimeout=1000,abortConnect=false{probe}");
         if (tls is not null)
             options.TrustIssuer(tls.CaCertificate);
         var deadline = Stopwatch.StartNew();
@@ -171,7 +191,7 @@ sealed class RedisServer : IAsyncDisposable
             Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"redis-server never answered:\n{output}");
             await using (var check = await ConnectionMultiplexer.ConnectAsync(options))
                 if (check.IsConnected)
-                    return server;
+                    return process;
             await Task.Delay(50);
         }
     }
