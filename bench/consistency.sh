@@ -26,6 +26,7 @@ DATA="$ROOT/bench/out/consistency-$N"
 PORT="" API_PID="" READER_PID=""
 KEY="bench-consistency-key-0001"
 API_PORT=18093
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 cleanup() {
   [[ -n "$READER_PID" ]] && kill "$READER_PID" 2>/dev/null || true
@@ -163,6 +164,7 @@ done
   echo "UC1 answers 404. Stale keys: rec/profile keys of ISDNs PostgreSQL lacks plus PostgreSQL subscribers"
   echo "Redis lacks, after convergence. Converged: from the sync's kill until the meta has PostgreSQL's"
   echo "data_version, no writing mark and no running sync row."
+  echo "Load average (1, 5, 15 min) of the shared machine: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
   echo
   echo "| trial | version | load, then its retry | sync | reader polls | mixed reads | stale keys | converged |"
   echo "|---|---|---|---|---|---|---|---|"
