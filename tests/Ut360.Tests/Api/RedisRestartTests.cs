@@ -126,18 +126,35 @@ static class OwnCluster
     public static async Task<List<RedisServer>> StartAsync(string dir)
     {
         var nodes = new List<RedisServer>();
-        for (var i = 0; i < 3; i++)
+        try
         {
-            var home = Directory.CreateDirectory(Path.Combine(dir, $"node-{i}")).FullName;
-            nodes.Add(await RedisServer.StartAsync("--dir", home, "--cluster-enabled", "yes",
-                "--cluster-config-file", Path.Combine(home, "nodes.conf"),
-                "--cluster-port", PrivateRedis.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            for (var i = 0; i < 3; i++)
+            {
+                var home = Directory.CreateDirectory(Path.Combine(dir, $"node-{i}")).FullName;
+                nodes.Add(await RedisServer.StartAsync("--dir", home, "--cluster-enabled", "yes",
+                    "--cluster-config-file", Path.Combine(home, "nodes.conf"),
+                    "--cluster-port", PrivateRedis.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            await JoinAsync(nodes, n => ConfigurationOptions.Parse(n.ConnectionString + ",allowAdmin=true"));
+            return nodes;
         }
+        catch
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// Slots split in three over the nodes, the others introduced to the first (CLUSTER MEET on
+    /// its bus port), then waits until every node reports the cluster ok.
+    public static async Task JoinAsync(List<RedisServer> nodes, Func<RedisServer, ConfigurationOptions> options)
+    {
         var connections = new List<ConnectionMultiplexer>();
         try
         {
             foreach (var node in nodes)
-                connections.Add(await ConnectionMultiplexer.ConnectAsync(node.ConnectionString + ",allowAdmin=true"));
+                connections.Add(await ConnectionMultiplexer.ConnectAsync(options(node)));
             var servers = connections.Select((c, i) => c.GetServer(nodes[i].ConnectionString)).ToList();
             int[] bounds = [0, 5461, 10923, 16384];
             for (var i = 0; i < 3; i++)
@@ -152,13 +169,6 @@ static class OwnCluster
                         return false;
                 return true;
             }, "the cluster reaches cluster_state:ok", 30_000);
-            return nodes;
-        }
-        catch
-        {
-            foreach (var node in nodes)
-                await node.DisposeAsync();
-            throw;
         }
         finally
         {

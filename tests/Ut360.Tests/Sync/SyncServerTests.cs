@@ -53,6 +53,12 @@ public sealed class SyncServerTests
         Assert.Equal(1, code);
         Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed}", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
         NoStackTrace(output);
+        // Recorded before Redis was reached: a failed run naming the address (issue 16, item 8).
+        var unreachable = await SyncRuns.HistoryAsync(db.DataSource, 1, default).FirstAsync();
+        Assert.Equal(SyncOutcome.Failed, unreachable.Outcome);
+        Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed}", unreachable.Message, StringComparison.Ordinal);
+        Assert.NotNull(unreachable.FinishedAt);
+        Assert.Contains($"run {unreachable.Id} recorded as failed", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
 
         // 1 MB and only keys with a TTL evictable: the sync's writes are refused (OOM) or evicted.
         await using var server = await RedisServer.StartAsync("--maxmemory", "1mb", "--maxmemory-policy", "volatile-lru");
