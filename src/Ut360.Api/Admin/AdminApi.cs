@@ -69,27 +69,27 @@ public sealed record CacheStats(long Hits, long Misses, long Fallbacks, double H
 /// would blow the request path's 250 ms budget, and its traffic should not queue ahead of UC1 reads.
 public sealed class SyncRunner(NpgsqlDataSource db, RedisKeys keys, IConfiguration config, IHostApplicationLifetime lifetime, ILogger<SyncRunner> logger)
 {
-    /// The run id, or null when another sync holds the lock.
+    /// The run id, or null when another sync holds the lock. The run is recorded before Redis is
+    /// reached, so one that cannot connect ends 'failed' with the reason (SyncClaim).
     public async Task<long?> StartAsync(CancellationToken ct)
     {
+        var claim = await Ut360.Data.Sync.SyncClaim.TryTakeAsync(db, keys.Namespace,
+            new Ut360.Data.Sync.SyncRequest { Kind = Ut360.Data.Sync.SyncKind.Full, Trigger = "api" }, ct);
+        if (claim is null)
+            return null;
         // The sync's own settings: admin commands (CONFIG, INFO, SCAN per master) and a long timeout.
-        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Sync.SyncRedis.Options(config));
-        Ut360.Data.Sync.SyncEngine.SyncSession? session;
+        StackExchange.Redis.ConnectionMultiplexer redis;
         try
         {
-            session = await new Ut360.Data.Sync.SyncEngine(db, redis, keys)
-                .BeginAsync(new Ut360.Data.Sync.SyncRequest { Kind = Ut360.Data.Sync.SyncKind.Full, Trigger = "api" }, ct);
+            redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Ut360.Data.Sync.SyncRedis.Options(config));
         }
-        catch
+        catch (Exception e)
         {
-            await redis.DisposeAsync();
+            await using (claim)
+                await claim.FailAsync("cannot reach Redis: " + e.Message, TimeSpan.Zero);
             throw;
         }
-        if (session is null)
-        {
-            await redis.DisposeAsync();
-            return null;
-        }
+        var session = new Ut360.Data.Sync.SyncEngine(db, redis, keys).Start(claim);
         _ = Task.Run(async () =>
         {
             try

@@ -64,13 +64,22 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
     {
         if (fromRedis)
         {
+            // As WriteAsync: each batch is read with the meta's sync_id, and a publish since the
+            // first aborts the export (the records of a batch are read after it, so a batch of
+            // the new index would come with records of the new version under the old ones).
             var database = redis.GetDatabase();
+            var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
             if (segment.Kind == SegmentKind.Service)
             {
                 for (long start = 0; ; start += RecommendationCsv.BatchSize)
                 {
-                    var page = await PageReads.ExecuteAsync(async _ =>
-                        await database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending), ct);
+                    var (page, after) = await PageReads.ExecuteAsync(async _ =>
+                    {
+                        var read = database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending);
+                        var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                        return (await read, await version);
+                    }, ct);
+                    SameVersion(segment, version, after);
                     if (page.Length > 0)
                         yield return [.. page.Select(m => (string)m!)];
                     if (page.Length < RecommendationCsv.BatchSize)
@@ -80,8 +89,13 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             ulong cursor = 0;
             do
             {
-                var (next, members) = await PageReads.ExecuteAsync(async _ =>
-                    await SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize), ct);
+                var ((next, members), after) = await PageReads.ExecuteAsync(async _ =>
+                {
+                    var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize);
+                    var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                    return (await scan, await version);
+                }, ct);
+                SameVersion(segment, version, after);
                 if (members.Length > 0)
                     yield return [.. members.Select(m => (string)m!)];
                 cursor = next;
@@ -96,6 +110,17 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         cmd.Parameters.Add(segment.Parameter());
         await foreach (var batch in RecommendationCsv.IsdnBatchesAsync(cmd, ct))
             yield return batch;
+    }
+
+    // Throwing once the response has started makes the server abort it: the client sees an
+    // incomplete transfer (no terminating chunk), never a complete-looking 200.
+    void SameVersion(Segment segment, long first, RedisValue after)
+    {
+        if (SegmentReader.RedisVersion(after) == first)
+            return;
+        logger.LogWarning("Export of {Segment} aborted: a sync published version {Version} after the export began with {First}",
+            segment.Id, SegmentReader.RedisVersion(after), first);
+        throw new InvalidOperationException($"the index of {segment.Id} changed during the export; ask again");
     }
 
     public async Task WriteAsync(Segment segment, ExportFormat format, bool fromRedis, Stream body, CancellationToken ct)
@@ -123,14 +148,6 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         {
             var database = redis.GetDatabase();
             var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
-            void SameVersion(RedisValue after)
-            {
-                if (SegmentReader.RedisVersion(after) == version)
-                    return;
-                logger.LogWarning("Export of {Segment} aborted: a sync published version {Version} after the export began with {First}",
-                    segment.Id, SegmentReader.RedisVersion(after), version);
-                throw new InvalidOperationException($"the index of {segment.Id} changed during the export; ask again");
-            }
             if (segment.Kind == SegmentKind.Service)
             {
                 for (long start = 0; ; start += SegmentReader.ScanBatch)
@@ -141,7 +158,7 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
                         var version = database.HashGetAsync(keys.MetaStats, "sync_id");
                         return (await read, await version);
                     }, ct);
-                    SameVersion(after);
+                    SameVersion(segment, version, after);
                     foreach (var e in page)
                     {
                         WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, e.Score);
@@ -161,7 +178,7 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
                     var version = database.HashGetAsync(keys.MetaStats, "sync_id");
                     return (await scan, await version);
                 }, ct);
-                SameVersion(after);
+                SameVersion(segment, version, after);
                 foreach (var m in members)
                 {
                     WriteLine(((ReadOnlyMemory<byte>)m).Span, null);

@@ -25,6 +25,16 @@ public sealed record Segment(SegmentKind Kind, string Value, RedisKey Key)
         _ => "cluster_group = @v",
     };
 
+    /// Whether the record belongs in this list. False for a record written ahead of its indexes
+    /// by a sync killed before its publish (docs/redis.md, "Self-repair"): the index, still of
+    /// the previous version, lists a subscriber whose record already says another list.
+    public bool Lists(Recommendations.RecommendationView view) => Kind switch
+    {
+        SegmentKind.Service => view.ServiceType == Value,
+        SegmentKind.Risk => view.BadDebtRisk == Value,
+        _ => view.ClusterGroup?.ToString(System.Globalization.CultureInfo.InvariantCulture) == Value,
+    };
+
     public NpgsqlParameter Parameter() => Kind == SegmentKind.Cluster
         ? new NpgsqlParameter<int>("v", int.Parse(Value, System.Globalization.CultureInfo.InvariantCulture))
         : new NpgsqlParameter<string>("v", Value);

@@ -103,7 +103,7 @@ public static class SegmentsApi
         {
             var (views, t, _) = await store.GetManyAsync(page.Isdns, ct);
             timing.Merge(t);
-            records = [.. views.OfType<RecommendationView>()];
+            records = [.. views.OfType<RecommendationView>().Where(segment.Lists)];
         }
         timing.Apply(http.Response);
         return TypedResults.Ok(new SegmentPage(
@@ -208,8 +208,10 @@ public sealed class ServicePageResult(
             var item = new ArrayBufferWriter<byte>(1024);
             for (var i = 0; i < views.Length; i++)
             {
-                if (views[i] is not { } view)
-                    continue; // in the index but gone from PostgreSQL: a sync will drop it
+                // In the index but gone from PostgreSQL (a sync will drop it), or its record
+                // says another service (written ahead of the index by a killed sync).
+                if (views[i] is not { } view || view.ServiceType != serviceType)
+                    continue;
                 item.ResetWrittenCount();
                 var json = view.Utf8Json().Span;
                 item.Write(json[..^1]);               // without its closing brace

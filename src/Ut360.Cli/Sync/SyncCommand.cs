@@ -37,18 +37,6 @@ public static class SyncCommand
                 return await PrintHistoryAsync(db, parse.GetValue(limit), ct);
             var keys = new RedisKeys(parse.GetValue(ns) ?? RedisKeys.DefaultNamespace);
 
-            var options = SyncRedis.Options(null);
-            ConnectionMultiplexer redis;
-            try
-            {
-                redis = await ConnectionMultiplexer.ConnectAsync(options);
-            }
-            catch (RedisConnectionException e)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]ut360 sync:[/] cannot reach Redis at {CommandErrors.Endpoints(options)} ({e.FailureType}, connectTimeout {options.ConnectTimeout} ms); nothing was written");
-                return 1;
-            }
-            await using var _ = redis;
             var request = new SyncRequest
             {
                 Kind = parse.GetValue(changedSince) is null ? SyncKind.Full : SyncKind.Incremental,
@@ -56,16 +44,42 @@ public static class SyncCommand
                 DryRun = parse.GetValue(dryRun),
                 Trigger = "cli",
             };
-            SyncResult result;
+            // The run is recorded before Redis is reached, so a kill or an unreachable server
+            // still leaves its row in sync_runs.
+            SyncClaim? claim;
             try
             {
-                result = await RunWithProgressAsync(new SyncEngine(db, redis, keys), request, ct);
+                claim = await SyncClaim.TryTakeAsync(db, keys.Namespace, request, ct);
             }
             catch (SyncRequestException ex)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]ut360 sync:[/] {ex.Message}");
                 return 2;
             }
+            if (claim is null)
+            {
+                PrintSummary(await SyncClaim.RecordSkippedAsync(db, keys.Namespace, request, ct), keys);
+                return 3;
+            }
+
+            var options = SyncRedis.Options(null);
+            ConnectionMultiplexer redis;
+            var connecting = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                redis = await ConnectionMultiplexer.ConnectAsync(options);
+            }
+            catch (RedisConnectionException e)
+            {
+                var reason = $"cannot reach Redis at {CommandErrors.Endpoints(options)} ({e.FailureType}, connectTimeout {options.ConnectTimeout} ms); nothing was written";
+                await using (claim)
+                    await claim.FailAsync(reason, connecting.Elapsed);
+                var recorded = claim.RunId is { } failedRun ? $" (run {failedRun} recorded as failed)" : "";
+                AnsiConsole.MarkupLineInterpolated($"[red]ut360 sync:[/] {reason}{recorded}");
+                return 1;
+            }
+            await using var _ = redis;
+            var result = await RunWithProgressAsync(new SyncEngine(db, redis, keys).Start(claim), request, ct);
             PrintSummary(result, keys);
             return result.Outcome switch
             {
@@ -77,8 +91,9 @@ public static class SyncCommand
         return command;
     }
 
-    static async Task<SyncResult> RunWithProgressAsync(SyncEngine engine, SyncRequest request, CancellationToken ct)
+    static async Task<SyncResult> RunWithProgressAsync(SyncEngine.SyncSession session, SyncRequest request, CancellationToken ct)
     {
+        await using var _ = session;
         SyncResult? result = null;
         await AnsiConsole.Progress()
             .AutoClear(true)
@@ -88,7 +103,7 @@ public static class SyncCommand
                 var task = ctx.AddTask(request.DryRun ? "dry run" : request.Kind + " sync", maxValue: 1);
                 task.IsIndeterminate = true;
                 var progress = new SpectreProgress(task);
-                result = await engine.RunAsync(request, progress, ct);
+                result = await session.ExecuteAsync(progress, ct);
                 task.Value = task.MaxValue;
             });
         return result!;

@@ -39,6 +39,7 @@ sealed class FullSync(SyncContext t)
             lock (timings)
                 timings.Add((phase, clock.Elapsed));
         }
+        RedisState.RequireAllConnected(t.Redis);
         var limits = await ServerLimits.ReadAsync(t.Redis, warnings);
         var evictedBefore = await ServerLimits.EvictionAsync(t.Redis);
 
@@ -390,7 +391,7 @@ sealed class FullSync(SyncContext t)
                 Track(sink.LongestValue);
                 RedisKey key = t.Keys.Rec(r.Isdn);
                 await bulk.AddAsync(_db.HashSetAsync(key, sink.Take()));
-                SyncContext.Expire(_db, key);
+                await bulk.AddAsync(SyncContext.ExpireAsync(_db, key));
             }
             if (++_recs % 1000 == 0)
             {
@@ -422,7 +423,7 @@ sealed class FullSync(SyncContext t)
         async ValueTask WriteHashAsync(RedisBulk bulk, RedisKey key, HashEntry[] entries)
         {
             await bulk.AddAsync(_db.HashSetAsync(key, entries));
-            SyncContext.Expire(_db, key);
+            await bulk.AddAsync(SyncContext.ExpireAsync(_db, key));
         }
 
         void Track(int longest)

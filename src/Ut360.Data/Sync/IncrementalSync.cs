@@ -256,7 +256,7 @@ sealed class IncrementalSync(SyncContext context)
             if (dryRun)
                 return;
             await bulk.AddAsync(_db.HashSetAsync(key, entries));
-            SyncContext.Expire(_db, key);
+            await bulk.AddAsync(SyncContext.ExpireAsync(_db, key));
         }
 
         // Standalone: one transaction per chunk, so a reader never sees a subscriber in two

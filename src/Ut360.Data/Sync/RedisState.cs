@@ -28,6 +28,19 @@ sealed class RedisState
     public static IEnumerable<IServer> Masters(IConnectionMultiplexer redis) =>
         redis.GetServers().Where(s => s.IsConnected && !s.IsReplica);
 
+    /// Throws when the client is not connected to every server it knows (other than known
+    /// replicas): Masters would silently leave that one out, so a full sync would miss its keys
+    /// and the watchdog would take a partial list of run_ids for a changed server. Right after a
+    /// Redis restart the client reconnects within a few seconds; the caller tries again later.
+    /// <exception cref="RedisConnectionException">names the endpoints not connected.</exception>
+    public static void RequireAllConnected(IConnectionMultiplexer redis)
+    {
+        var down = redis.GetServers().Where(s => !s.IsConnected && !s.IsReplica).Select(s => s.EndPoint.ToString()).ToList();
+        if (redis.GetServers().Length == 0 || down.Count > 0)
+            throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
+                $"Redis {(down.Count > 0 ? string.Join(", ", down) : "(no server)")} is not connected: a full sync needs every master", null, CommandStatus.Unknown);
+    }
+
     public static bool IsCluster(IConnectionMultiplexer redis) =>
         redis.GetServers().Any(s => s.ServerType == ServerType.Cluster);
 

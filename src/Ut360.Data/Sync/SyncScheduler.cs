@@ -80,10 +80,11 @@ public sealed class SyncService(NpgsqlDataSource db, [FromKeyedServices(SyncServ
     public Task<SyncResult> RunAsync(SyncRequest request, CancellationToken ct) => Engine.RunAsync(request, null, ct);
 
     /// Starts a full sync in the background and returns its run id, or null when one is
-    /// already running (the API answers 202 or 409).
-    public async Task<long?> TryStartFullSyncAsync(string trigger, CancellationToken ct)
+    /// already running (the API answers 202 or 409) or stillNeeded, asked once the lock is held,
+    /// says no.
+    public async Task<long?> TryStartFullSyncAsync(string trigger, CancellationToken ct, Func<CancellationToken, Task<bool>>? stillNeeded = null)
     {
-        var session = await Engine.BeginAsync(new SyncRequest { Kind = SyncKind.Full, Trigger = trigger }, ct);
+        var session = await Engine.BeginAsync(new SyncRequest { Kind = SyncKind.Full, Trigger = trigger }, ct, stillNeeded);
         if (session is null)
             return null;
         _ = Task.Run(async () =>

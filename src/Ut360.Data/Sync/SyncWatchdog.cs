@@ -31,7 +31,10 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
                 var sync = services.GetRequiredService<SyncService>();
                 if (await ReasonAsync(sync, stoppingToken) is { } reason && await DueAsync(sync, stoppingToken))
                 {
-                    var runId = await sync.TryStartFullSyncAsync("watchdog", stoppingToken);
+                    // Asked again under the lock: another instance may have refilled Redis
+                    // between this check and the lock (its run then recorded the server's run_id).
+                    var runId = await sync.TryStartFullSyncAsync("watchdog", stoppingToken,
+                        async ct => await ReasonAsync(sync, ct) is not null);
                     if (runId is not null)
                         log.LogWarning("Started full sync {RunId}: {Reason}", runId, reason);
                 }
@@ -51,6 +54,8 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
     public static async Task<string?> ReasonAsync(SyncService sync, CancellationToken ct)
     {
         var t = sync.Engine.Context;
+        // Not judged on a partial view (a master still reconnecting): the next tick will.
+        RedisState.RequireAllConnected(t.Redis);
         var db = t.RedisDb;
         var mark = db.StringGetAsync(t.Keys.SyncWriting);
         var meta = db.KeyExistsAsync(t.Keys.MetaStats);
@@ -96,8 +101,10 @@ public sealed class SyncWatchdog(IServiceProvider services, IOptions<SyncOptions
     }
 
     /// The run_id of every master, in a stable order: it changes when any of them restarts.
+    /// <exception cref="RedisConnectionException">a master is not connected.</exception>
     public static async Task<string> ServerRunIdAsync(IConnectionMultiplexer redis)
     {
+        RedisState.RequireAllConnected(redis);
         var ids = new List<string>();
         foreach (var server in RedisState.Masters(redis))
         {

@@ -22,9 +22,12 @@ sealed class SyncChild : IDisposable
 
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    public static SyncChild Start(TestDatabase db, TestRedis redis, params string[] args)
+    public static SyncChild Start(TestDatabase db, TestRedis redis, params string[] args) => Start(db, redis.ConnectionString, args);
+
+    /// redis: a connection string of the test's choosing (e.g. a server that never answers).
+    public static SyncChild Start(TestDatabase db, string redis, params string[] args)
     {
-        return new SyncChild(CliProcess.Start(CliProcess.Info(db.ConnectionString, redis.ConnectionString, null, args)));
+        return new SyncChild(CliProcess.Start(CliProcess.Info(db.ConnectionString, redis, null, args)));
     }
 
     /// Polls the condition until it holds, then kills the process with SIGKILL. Fails if the

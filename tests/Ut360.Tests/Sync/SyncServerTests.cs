@@ -53,6 +53,12 @@ public sealed class SyncServerTests
         Assert.Equal(1, code);
         Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed}", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
         NoStackTrace(output);
+        // Recorded before Redis was reached: a failed run naming the address (issue 16, item 8).
+        var unreachable = await SyncRuns.HistoryAsync(db.DataSource, 1, default).FirstAsync();
+        Assert.Equal(SyncOutcome.Failed, unreachable.Outcome);
+        Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed}", unreachable.Message, StringComparison.Ordinal);
+        Assert.NotNull(unreachable.FinishedAt);
+        Assert.Contains($"run {unreachable.Id} recorded as failed", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
 
         // 1 MB and only keys with a TTL evictable: the sync's writes are refused (OOM) or evicted.
         await using var server = await RedisServer.StartAsync("--maxmemory", "1mb", "--maxmemory-policy", "volatile-lru");
@@ -120,12 +126,18 @@ public sealed class SyncServerTests
 /// PrivateCa it listens with TLS only (its certificate signed by that CA).
 sealed class RedisServer : IAsyncDisposable
 {
-    readonly Process _process;
+    Process _process;
+    readonly string[] _args;
+    readonly PrivateCa? _tls;
+    readonly string _probe;
 
-    RedisServer(Process process, int port)
+    RedisServer(Process process, int port, string[] args, PrivateCa? tls, string probe)
     {
         _process = process;
         Port = port;
+        _args = args;
+        _tls = tls;
+        _probe = probe;
     }
 
     public int Port { get; }
@@ -142,6 +154,21 @@ sealed class RedisServer : IAsyncDisposable
             l.Start();
             port = ((IPEndPoint)l.LocalEndpoint).Port;
         }
+        return new RedisServer(await LaunchAsync(port, args, tls, probe), port, args, tls, probe);
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same port with the same
+    /// arguments: a new run_id, and whatever its --dir holds (an RDB from SAVE) or nothing.
+    public async Task RestartAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = await LaunchAsync(Port, _args, _tls, _probe);
+    }
+
+    static async Task<Process> LaunchAsync(int port, string[] args, PrivateCa? tls, string probe)
+    {
         var p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var info = new ProcessStartInfo(ServerBinary())
         {
@@ -160,8 +187,7 @@ sealed class RedisServer : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServer(process, port);
-        var options = ConfigurationOptions.Parse($"{server.ConnectionString},connectTimeout=1000,abortConnect=false{probe}");
+        var options = ConfigurationOptions.Parse($"127.0.0.1:{p},connectTimeout=1000,abortConnect=false{probe}");
         if (tls is not null)
             options.TrustIssuer(tls.CaCertificate);
         var deadline = Stopwatch.StartNew();
@@ -171,7 +197,7 @@ sealed class RedisServer : IAsyncDisposable
             Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"redis-server never answered:\n{output}");
             await using (var check = await ConnectionMultiplexer.ConnectAsync(options))
                 if (check.IsConnected)
-                    return server;
+                    return process;
             await Task.Delay(50);
         }
     }

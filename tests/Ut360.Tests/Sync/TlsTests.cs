@@ -124,40 +124,13 @@ public sealed class TlsTests : IAsyncLifetime
         return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    /// Slots split in three, the nodes introduced to the first (CLUSTER MEET over the TLS bus),
-    /// then wait until every node reports the cluster ok.
-    async Task JoinClusterAsync(List<RedisServer> nodes)
+    /// Slots split in three, the nodes introduced to the first over the TLS bus.
+    Task JoinClusterAsync(List<RedisServer> nodes) => OwnCluster.JoinAsync(nodes, node =>
     {
-        var connections = new List<ConnectionMultiplexer>();
-        try
-        {
-            foreach (var node in nodes)
-            {
-                var options = ConfigurationOptions.Parse(node.ConnectionString + Acl + ",allowAdmin=true");
-                options.TrustIssuer(_ca.CaCertificate);
-                connections.Add(await ConnectionMultiplexer.ConnectAsync(options));
-            }
-            var servers = connections.Select((c, i) => c.GetServer(nodes[i].ConnectionString)).ToList();
-            int[] bounds = [0, 5461, 10923, 16384];
-            for (var i = 0; i < 3; i++)
-                await servers[i].ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1);
-            var busPort = (int)(await servers[0].ExecuteAsync("CONFIG", "GET", "cluster-port")).ToDictionary()["cluster-port"];
-            for (var i = 1; i < 3; i++)
-                await servers[i].ExecuteAsync("CLUSTER", "MEET", "127.0.0.1", nodes[0].Port, busPort);
-            await Poll.UntilAsync(async () =>
-            {
-                foreach (var server in servers)
-                    if (!((string?)await server.ExecuteAsync("CLUSTER", "INFO"))!.Contains("cluster_state:ok", StringComparison.Ordinal))
-                        return false;
-                return true;
-            }, "the TLS cluster reaches cluster_state:ok", 30_000);
-        }
-        finally
-        {
-            foreach (var c in connections)
-                await c.DisposeAsync();
-        }
-    }
+        var options = ConfigurationOptions.Parse(node.ConnectionString + Acl + ",allowAdmin=true");
+        options.TrustIssuer(_ca.CaCertificate);
+        return options;
+    });
 
     sealed class TlsApi(string connectionString, string ca) : ApiFactory
     {
