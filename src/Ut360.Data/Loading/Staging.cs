@@ -27,6 +27,7 @@ static class Staging
     public static string List(IEnumerable<string> cols, string prefix = "") => string.Join(", ", cols.Select(c => prefix + c));
 
     public static readonly string Create = $"""
+        DROP VIEW IF EXISTS stage_key;
         DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed;
         CREATE TEMP TABLE stage_rec AS SELECT 0 AS ord, isdn, {List(RecCols)} FROM recommendations WITH NO DATA;
         CREATE TEMP TABLE stage_profile AS SELECT 0 AS ord, isdn, {List(ProfileOwnCols)} FROM subscriber_360_profiles WITH NO DATA;
@@ -35,7 +36,10 @@ static class Staging
         CREATE TEMP TABLE load_changed (isdn text COLLATE "C", tbl "char", deleted boolean);
         """;
 
-    public const string Drop = "DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed, stage_key, stage_problem, stage_recisdn, stage_bad";
+    public const string Drop = """
+        DROP VIEW IF EXISTS stage_key;
+        DROP TABLE IF EXISTS stage_rec, stage_profile, stage_monthly, stage_keep, load_changed, stage_rejected_key, stage_problem, stage_recisdn, stage_bad;
+        """;
 
     public static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct)
     {
