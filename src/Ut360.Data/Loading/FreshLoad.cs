@@ -1,4 +1,5 @@
 using Npgsql;
+using static Ut360.Data.Loading.Staging;
 
 namespace Ut360.Data.Loading;
 
@@ -6,8 +7,8 @@ namespace Ut360.Data.Loading;
 /// mix of old and new data when there is no old data, so instead of merging through staging
 /// this path takes the three tables (ACCESS EXCLUSIVE: readers of the empty tables wait until
 /// the commit), truncates them (on a wal_level=minimal server the new rows then skip the WAL),
-/// drops their indexes and key constraints, inserts the staged rows in file order, and rebuilds
-/// indexes and constraints under the same names.
+/// drops their indexes and key constraints, inserts the staged rows with ids in file order, and
+/// rebuilds indexes and constraints under the same names.
 /// All in one transaction: a failure or a kill leaves the empty tables and their indexes.
 static class FreshLoad
 {
@@ -43,11 +44,60 @@ static class FreshLoad
         return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
-    /// Runs inside the caller's transaction: <paramref name="insert"/> moves the staged rows
-    /// into the stripped tables and returns the rows inserted per table.
-    public static async Task<(int Recs, int Profiles, int Monthly)> RunAsync(NpgsqlConnection conn,
-        Func<Task<(int Recs, int Profiles, int Monthly)>> insert, Action<string> step, CancellationToken ct)
+    // Ids are given, not drawn row by row: each row's id is the table's sequence position at
+    // the start plus its row number in the file, so ids follow the files (whatever format they
+    // came in) without sorting the staged rows, and a rejected row leaves a gap.
+    const string ReserveIds = """
+        SELECT nextval(pg_get_serial_sequence('recommendations', 'id')) - 1,
+               nextval(pg_get_serial_sequence('subscriber_360_profiles', 'id')) - 1,
+               nextval(pg_get_serial_sequence('subscriber_monthly_arpu', 'id')) - 1
+        """;
+
+    const string AdvanceSequences = """
+        SELECT setval(pg_get_serial_sequence('recommendations', 'id'), @r, false),
+               setval(pg_get_serial_sequence('subscriber_360_profiles', 'id'), @p, false),
+               setval(pg_get_serial_sequence('subscriber_monthly_arpu', 'id'), @m, false)
+        """;
+
+    const string Now = "(now() AT TIME ZONE 'UTC')";
+
+    static readonly string InsertRecs = $"""
+        INSERT INTO recommendations (id, isdn, {List(RecCols)}, created_at, updated_at)
+        SELECT @r + s.ord + 1, s.isdn, {List(RecCols, "s.")}, {Now}, {Now}
+        FROM stage_rec s
+        """;
+
+    // The profile's copies of the recommendation columns come from the subscriber's
+    // recommendation row, recommendation_id from that row's id (every staged profile has one:
+    // the checks refuse profile rows of unknown subscribers).
+    static readonly string InsertProfiles = $"""
+        INSERT INTO subscriber_360_profiles (id, isdn, {List(ProfileCols)}, created_at, updated_at)
+        SELECT @p + p.ord + 1, p.isdn, {string.Join(", ", ProfileCols.Select(c =>
+            c == "recommendation_id" ? "@r + s.ord + 1" : ProfileOwnCols.Contains(c) ? "p." + c : "s." + c))}, {Now}, {Now}
+        FROM stage_profile p
+        JOIN stage_rec s ON s.isdn = p.isdn
+        """;
+
+    static readonly string InsertMonthly = $"""
+        INSERT INTO subscriber_monthly_arpu (id, isdn, data_month, {List(MonthlyCols)}, created_at)
+        SELECT @m + s.ord + 1, s.isdn, s.data_month, {List(MonthlyCols, "s.")}, {Now}
+        FROM stage_monthly s
+        """;
+
+    // Every subscriber of a fresh load is new, and Redis may still hold subscribers of the data
+    // wiped before it: one marker row instead of one row per ISDN (643,512 rows with their key
+    // and foreign-key checks took 7-12 s at 3x), which the incremental sync answers with a full
+    // sync (that also deletes the wiped subscribers' keys).
+    const string RecordChanges = "INSERT INTO load_changes (load_id, isdn, deleted) VALUES (@id, @everything, false)";
+
+    /// Loads the staged rows into the empty live tables and commits. <paramref name="step"/>
+    /// marks the end of each phase (for the timings).
+    public static async Task<LoadResult> RunAsync(NpgsqlConnection conn, LoadResult result,
+        IProgress<LoadProgress>? progress, Action<string> step, CancellationToken ct)
     {
+        progress?.Report(new("indexes and stats", 0, 1));
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await Exec(conn, "SET LOCAL work_mem = '256MB'", ct);
         await using (var cmd = new NpgsqlCommand(LockAndCheck, conn) { CommandTimeout = 0 })
         {
             if (await cmd.ExecuteScalarAsync(ct) is not true)
@@ -79,9 +129,24 @@ static class FreshLoad
             await Exec(conn, $"DROP INDEX {i.Name}", ct);
         step("drop indexes");
 
-        // The rows come from staging in file order, so the ids the sequences hand out follow the
-        // files whatever format they came in.
-        var counts = await insert();
+        long r, p, m;
+        await using (var cmd = new NpgsqlCommand(ReserveIds, conn) { CommandTimeout = 0 })
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            (r, p, m) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        var recs = await InsertAsync(conn, InsertRecs, r, p, m, ct);
+        var profiles = await InsertAsync(conn, InsertProfiles, r, p, m, ct);
+        var monthly = await InsertAsync(conn, InsertMonthly, r, p, m, ct);
+        // Past every id handed out (a rejected last row included).
+        await using (var cmd = new NpgsqlCommand(AdvanceSequences, conn) { CommandTimeout = 0 })
+        {
+            cmd.Parameters.AddWithValue("r", r + result.Files[0].Rows + 1);
+            cmd.Parameters.AddWithValue("p", p + result.Files[1].Rows + 1);
+            cmd.Parameters.AddWithValue("m", m + result.Files[2].Rows + 1);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
         step("insert");
 
         foreach (var i in indexes)
@@ -92,12 +157,37 @@ static class FreshLoad
             await Exec(conn, $"ALTER TABLE {c.Table} ADD CONSTRAINT {c.Name} {c.Definition}", ct);
         step("build indexes");
 
-        return counts;
+        var statsRows = await Count(conn, LoadStats.Merge, ct);
+        step("stats");
+        progress?.Report(new("indexes and stats", 1, 1));
+        await using (var cmd = new NpgsqlCommand(RecordChanges, conn) { CommandTimeout = 0 })
+        {
+            cmd.Parameters.AddWithValue("id", result.LoadId);
+            cmd.Parameters.AddWithValue("everything", LoadChanges.Everything);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        return await LoadRecord.FinishAsync(conn, tx, result, new(recs, 0, 0), new(profiles, 0, 0), new(monthly, 0, 0), statsRows, ct);
     }
 
-    static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct)
+    /// Every subscriber loaded is changed, none deleted; the ISDNs (when asked for) from staging.
+    public static async Task<ChangeSet> ChangesAsync(NpgsqlConnection conn, LoadResult result, bool withIsdns, CancellationToken ct)
+    {
+        var changes = new ChangeSet { ChangedCount = result.Recommendations.Inserted };
+        if (!withIsdns)
+            return changes;
+        await using var cmd = new NpgsqlCommand("SELECT isdn FROM stage_rec", conn) { CommandTimeout = 0 };
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            changes.Changed.Add(reader.GetString(0));
+        return changes;
+    }
+
+    static async Task<int> InsertAsync(NpgsqlConnection conn, string sql, long r, long p, long m, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
-        await cmd.ExecuteNonQueryAsync(ct);
+        cmd.Parameters.AddWithValue("r", r);
+        cmd.Parameters.AddWithValue("p", p);
+        cmd.Parameters.AddWithValue("m", m);
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 }

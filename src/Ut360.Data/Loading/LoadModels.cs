@@ -112,3 +112,13 @@ public sealed record RejectCause(string File, string Column, string Reason, int 
 
 /// Progress of one stage: Done of Total units (rows, or 1 for a stage without a count).
 public readonly record struct LoadProgress(string Stage, long Done, long Total);
+
+/// The change sets loads record in load_changes (migration 0005) for the incremental sync and
+/// the dual write: one row per subscriber a load inserted, updated or deleted, or the single
+/// row <see cref="Everything"/> for a load that replaced every subscriber (a fresh load into
+/// empty tables), which an incremental sync answers with a full sync.
+public static class LoadChanges
+{
+    /// The ISDN of the marker row; never an ISDN (those are 24 base64 characters).
+    public const string Everything = "*";
+}

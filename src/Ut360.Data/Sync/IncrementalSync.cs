@@ -11,6 +11,8 @@ namespace Ut360.Data.Sync;
 /// An incremental sync (`ut360 sync --changed-since`, and a load's dual write): pushes the
 /// subscribers that loads recorded as changed or removed (table load_changes, written in each
 /// load's transaction), from a given load on, widened to every load still marked needs_sync.
+/// A load that replaced every subscriber (LoadChanges.Everything) is pushed by a full sync instead
+/// (SyncEngine picks it).
 /// In one PostgreSQL snapshot (SyncSnapshot), chunk by chunk of ISDNs:
 ///  1. read their rows (= ANY, index probes) and their current index memberships in Redis
 ///     (HMGET of the three index fields of each rec hash);
@@ -58,6 +60,10 @@ sealed class IncrementalSync(SyncContext context)
             var first = published.Length > 0 ? Math.Min(from.LoadId, published.Min()) : from.LoadId;
             if (first < from.LoadId)
                 since = await StartedAtAsync(snapshot.Connection, first, ct) ?? since;
+            // SyncSession runs a full sync for such a load; one committed since it looked is rare.
+            if (await ReplacedEverythingAsync(snapshot.Connection, first, ct) is { } whole)
+                throw new InvalidOperationException(
+                    $"load {whole} replaced every subscriber while this sync started; run the sync again (it then runs as a full sync)");
             var total = await CountChangesAsync(snapshot.Connection, first, ct) + state.PendingGone.Count;
             var changes = await snapshot.OpenAsync(ct);
 
@@ -124,6 +130,21 @@ sealed class IncrementalSync(SyncContext context)
         await using var cmd = new NpgsqlCommand("SELECT started_at FROM data_loads WHERE id = @id", conn);
         cmd.Parameters.AddWithValue("id", loadId);
         return await cmd.ExecuteScalarAsync(ct) is DateTime t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
+    }
+
+    /// The first load from <paramref name="first"/> on, or still marked needs_sync, whose change
+    /// set is every subscriber (the marker row LoadChanges.Everything of a fresh load), or null.
+    /// Only a full sync pushes such a load: it also deletes the keys of subscribers wiped before it.
+    internal static async Task<long?> ReplacedEverythingAsync(NpgsqlConnection conn, long first, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT min(load_id) FROM load_changes
+            WHERE isdn = @everything
+              AND load_id >= least(@first, (SELECT min(id) FROM data_loads WHERE needs_sync AND outcome = 'succeeded'))
+            """, conn);
+        cmd.Parameters.AddWithValue("everything", Loading.LoadChanges.Everything);
+        cmd.Parameters.AddWithValue("first", first);
+        return await cmd.ExecuteScalarAsync(ct) as long?;
     }
 
     static async Task<long> CountChangesAsync(NpgsqlConnection conn, long first, CancellationToken ct)

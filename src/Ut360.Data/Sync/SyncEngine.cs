@@ -10,7 +10,8 @@ namespace Ut360.Data.Sync;
 /// This class holds what every mode shares: one sync at a time per namespace (SyncClaim: the
 /// lock and the sync_runs record), the outcome. The caller picks the mode with SyncRequest.Kind:
 /// FullSync rewrites everything and swaps in new indexes; IncrementalSync (also the dual write)
-/// pushes the subscribers the loads recorded as changed (table load_changes).
+/// pushes the subscribers the loads recorded as changed (table load_changes); a range holding a
+/// load that replaced every subscriber (a fresh load) runs as a full sync.
 public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis, RedisKeys keys, int database = -1)
 {
     readonly SyncContext _context = new(db, redis, keys, database);
@@ -60,9 +61,12 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
             var request = _claim.Request;
             try
             {
-                var result = _claim.From is { } from
+                var whole = _claim.From is { } start ? await ReplacedEverythingAsync(start.LoadId, ct) : null;
+                var result = _claim.From is { } from && whole is null
                     ? await new IncrementalSync(_context).RunAsync(request, RunId ?? 0, from, clock, progress, ct)
                     : await new FullSync(_context).RunAsync(request, RunId ?? 0, clock, progress, ct);
+                if (whole is { } wholeLoad)
+                    result = result with { Warnings = [$"load {wholeLoad} replaced every subscriber (a load into empty tables): ran a full sync", .. result.Warnings] };
                 result = result with { RunId = RunId, Duration = clock.Elapsed };
                 if (RunId is { } id)
                     await SyncRuns.FinishAsync(_context.Db, id, result, ct);
@@ -73,6 +77,13 @@ public sealed class SyncEngine(NpgsqlDataSource db, IConnectionMultiplexer redis
                 await _claim.FailAsync(ex is OperationCanceledException ? "cancelled" : ex.GetType().Name + ": " + ex.Message, clock.Elapsed);
                 throw;
             }
+        }
+
+        // A fresh load's change set is every subscriber (LoadChanges.Everything).
+        async Task<long?> ReplacedEverythingAsync(long first, CancellationToken ct)
+        {
+            await using var conn = await _context.Db.OpenConnectionAsync(ct);
+            return await IncrementalSync.ReplacedEverythingAsync(conn, first, ct);
         }
 
         public ValueTask DisposeAsync() => _claim.DisposeAsync();

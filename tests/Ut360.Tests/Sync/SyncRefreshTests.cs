@@ -1,8 +1,10 @@
 using System.Globalization;
 using StackExchange.Redis;
+using Ut360.Data.Loading;
 using Ut360.Data.Redis;
 using Ut360.Data.Sync;
 using Ut360.Tests.Infrastructure;
+using Ut360.Tests.Load;
 using static Ut360.Tests.Sync.SyncTestKit;
 
 namespace Ut360.Tests.Sync;
@@ -250,6 +252,50 @@ public sealed class SyncRefreshTests
         await using var fresh2 = await RedisAsync(target);
         await FullAsync(db, fresh2);
         AssertSameDump(await DumpAsync(fresh2), await DumpAsync(redis));
+    }
+
+    [Theory]
+    [InlineData("standalone")]
+    [ClusterData]
+    public async Task A_fresh_load_after_a_wipe_records_one_marker_and_its_dual_write_runs_as_a_full_sync(string target)
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var redis = await RedisAsync(target);
+        await FillAsync(db, 300);
+        await FullAsync(db, redis);
+        var wiped = await IsdnsAsync(db, "id <= 3");
+        await ExecAsync(db, "TRUNCATE recommendations, subscriber_360_profiles, subscriber_monthly_arpu");
+
+        var dir = Path.Combine(Path.GetTempPath(), "ut360-fresh-load-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var load = await new DataLoader(db.DataSource).LoadAsync(new LoadOptions
+            {
+                Directory = UpstreamFixture.Create(40).WriteTo(dir, "parquet"), RejectsFile = Path.Combine(dir, "rejects.csv"),
+            });
+            Assert.Equal(40, load.ChangedSubscribers);
+            Assert.Equal(40, load.ChangedIsdns.Count);
+            // Its change set is one marker row, not a row per subscriber.
+            Assert.Equal(LoadChanges.Everything, await ScalarAsync<string>(db, $"SELECT string_agg(isdn, ',') FROM load_changes WHERE load_id = {load.LoadId}"));
+
+            var dual = await DualWrite.ApplyAsync(db.DataSource, redis.Connection, redis.Keys, load.LoadId, null, default);
+
+            Assert.Equal(SyncOutcome.Succeeded, dual.Outcome);
+            Assert.Contains(dual.Warnings, w => w.Contains("ran a full sync", StringComparison.Ordinal));
+            Assert.Equal(40, dual.Subscribers);
+            // The full sync also removed the subscribers of the wiped data.
+            foreach (var isdn in wiped)
+                Assert.False(await redis.Db.KeyExistsAsync(redis.Keys.Rec(isdn)));
+            Assert.False(await ScalarAsync<bool>(db, $"SELECT needs_sync FROM data_loads WHERE id = {load.LoadId}"));
+            await using var fresh = await RedisAsync(target);
+            await FullAsync(db, fresh);
+            AssertSameDump(await DumpAsync(fresh), await DumpAsync(redis));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
     }
 
     // What an upsert load does to the tables, with its data_loads row and its change set.
