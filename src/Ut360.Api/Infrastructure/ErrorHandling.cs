@@ -4,7 +4,8 @@ using Npgsql;
 namespace Ut360.Api.Infrastructure;
 
 /// Turns the expected failures into ProblemDetails: a bad query value → 400 naming it;
-/// PostgreSQL (or both stores) unavailable → 503 with Retry-After. Anything else stays a 500.
+/// an export whose index a sync replaced before its first byte → 409; PostgreSQL (or both
+/// stores) unavailable → 503 with Retry-After. Anything else stays a 500.
 public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
@@ -23,6 +24,20 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
                     [field] = [bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large." : "The value is not of the expected type."],
                 })
                 { Status = bad.StatusCode, Title = "One or more validation errors occurred." },
+            });
+        }
+        if (exception is Segments.ExportVersionChangedException changed && !http.Response.HasStarted)
+        {
+            http.Response.StatusCode = StatusCodes.Status409Conflict;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = http,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status409Conflict,
+                    Title = "The list changed during the export",
+                    Detail = $"A sync replaced {changed.Segment} while the export was read; ask again for the new version.",
+                },
             });
         }
         if (IsUnavailable(exception))

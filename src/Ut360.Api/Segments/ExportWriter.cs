@@ -120,7 +120,7 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             return;
         logger.LogWarning("Export of {Segment} aborted: a sync published version {Version} after the export began with {First}",
             segment.Id, SegmentReader.RedisVersion(after), first);
-        throw new InvalidOperationException($"the index of {segment.Id} changed during the export; ask again");
+        throw new ExportVersionChangedException(segment.Id);
     }
 
     public async Task WriteAsync(Segment segment, ExportFormat format, bool fromRedis, Stream body, CancellationToken ct)
@@ -277,4 +277,16 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
             used += bytes.Length;
         }
     }
+}
+
+/// <summary>
+/// A sync published a new version of a segment's index while its export was being read
+/// (issue 16: an export never mixes two versions). Before the first byte this is a 409
+/// ProblemDetails (<see cref="Infrastructure.ApiExceptionHandler"/>); after it, the server aborts
+/// the response, so the client sees an incomplete transfer. Asking again reads the new version.
+/// </summary>
+public sealed class ExportVersionChangedException(string segment)
+    : Exception($"The index of {segment} changed during the export; ask again.")
+{
+    public string Segment { get; } = segment;
 }

@@ -37,7 +37,8 @@ public static class SegmentsApi
             .WithSummary("UC4: subscribers of one cluster, paged with an opaque cursor (SSCAN)");
 
         var exports = app.MapGroup("/api/v1").WithTags("Exports").RequireAuthorization(Roles.Campaign)
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/csv", "application/x-ndjson"]));
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/csv", "application/x-ndjson"]))
+            .ProducesProblem(StatusCodes.Status409Conflict);
         exports.MapGet("/services/{type}/export", ExportService)
             .WithName("ExportService").WithSummary("Campaign export: every ISDN of a service with its priority score (columns=all: every column of the recommendation), streamed");
         exports.MapGet("/risk/{level}/export", ExportRisk)

@@ -1,5 +1,11 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Ut360.Api.Infrastructure;
+using Ut360.Api.Segments;
 using Ut360.Data.Sync;
 using Xunit.Abstractions;
 using static Ut360.Tests.Sync.SyncTestKit;
@@ -32,6 +38,24 @@ public sealed class ExportVersionTests(ExportVersionFactory api, ITestOutputHelp
     [InlineData("/api/v1/risk/LOW/export?columns=all")]
     public Task An_export_spanning_a_publish_is_aborted_or_entirely_of_its_first_version(string path) =>
         ExportVersionCases.SpanningAPublishAsync(api, path, output);
+
+    // A publish between the export's first version read and its first byte: the status can
+    // still change, so the client gets a 409 ProblemDetails, not a 500.
+    [Fact]
+    public async Task A_publish_before_the_first_byte_is_a_409_problem()
+    {
+        var handler = new ApiExceptionHandler(api.Services.GetRequiredService<IProblemDetailsService>(), NullLogger<ApiExceptionHandler>.Instance);
+        var http = new DefaultHttpContext { RequestServices = api.Services };
+        var body = new MemoryStream();
+        http.Response.Body = body;
+
+        Assert.True(await handler.TryHandleAsync(http, new ExportVersionChangedException("risk:LOW"), CancellationToken.None));
+
+        Assert.Equal(StatusCodes.Status409Conflict, http.Response.StatusCode);
+        var problem = JsonDocument.Parse(body.ToArray()).RootElement;
+        Assert.Equal(409, problem.GetProperty("status").GetInt32());
+        Assert.Contains("risk:LOW", problem.GetProperty("detail").GetString());
+    }
 }
 
 public sealed class ExportVersionClusterTests(ExportVersionClusterFactory api, ITestOutputHelper output) : IClassFixture<ExportVersionClusterFactory>
