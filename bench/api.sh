@@ -246,10 +246,13 @@ row() { echo "| $1 | $(j "$2" rate) | $(j "$2" p50_ms) | $(j "$2" p99_ms) | $(j 
   echo "| UC1 p99 ≤ 2× nginx p99 ($ngp99 ms) | $uc1p99 ms | $(check "$uc1p99 <= 2 * $ngp99") |"
   echo "| UC5 p99 ≤ 1 ms at $RATE req/s | $uc5p99 ms | $(check "$uc5p99 <= 1") |"
   echo "| UC5 p99 ≤ 2× nginx p99 | $uc5p99 ms | $(check "$uc5p99 <= 2 * $ngp99") |"
-  echo "| UC1 peak ≥ 0.5× nginx peak (median ratio of 3 rounds) | ${PEAK_RATIO}× | $(check "$PEAK_RATIO >= 0.5") |"
+  echo "| UC1 peak ≥ 0.55× nginx peak (median ratio of 3 rounds) | ${PEAK_RATIO}× | $(check "$PEAK_RATIO >= 0.55") |"
   echo "| UC2 page of 100 p99 ≤ 5 ms (median of $RATE_ROUNDS rounds) | $(j "$UC2_RATE" p99_ms) ms | $(check "$(j "$UC2_RATE" p99_ms) <= 5") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (near cache) | $(j "$BULK" "bulk_all_hit['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_hit['p50_ms']") <= 100") |"
   echo "| UC6 10,000 all-hit p50 ≤ 100 ms (Redis only) | $(j "$BULK" "bulk_redis_only['p50_ms']") ms | $(check "$(j "$BULK" "bulk_redis_only['p50_ms']") <= 100") |"
+  # 187.8 ms: the Redis-only p50 of the hand-written near cache and breaker (bench/results/api.md
+  # of 2026-11-26), which the FusionCache/Polly read path must not exceed by more than 10 %.
+  echo "| UC6 10,000 all-hit p50 (Redis only) ≤ 1.1× 187.8 ms, the hand-written cache's figure | $(j "$BULK" "bulk_redis_only['p50_ms']") ms | $(check "$(j "$BULK" "bulk_redis_only['p50_ms']") <= 1.1 * 187.8") |"
   echo "| UC6 10,000 all-miss p50 ≤ 300 ms | $(j "$BULK" "bulk_all_miss['p50_ms']") ms | $(check "$(j "$BULK" "bulk_all_miss['p50_ms']") <= 300") |"
   echo "| export of 180,000 LOW ≤ 1 s | $(j "$BULK" "export_low['p50_ms']") ms | $(check "$(j "$BULK" "export_low['p50_ms']") <= 1000") |"
   echo
