@@ -121,7 +121,7 @@ bench_size() {
 : >"$WORK/table.md"; : >"$WORK/rss_by_size.txt"; : >"$WORK/breakdown.md"
 for n in "${SIZES[@]}"; do bench_size "$n"; done
 FIRST=$(head -1 "$WORK/rss_by_size.txt"); LASTRSS=$(tail -1 "$WORK/rss_by_size.txt")
-GROWTH=$(echo "scale=2; $LASTRSS / $FIRST" | bc)
+GROWTH=$(printf "%.2f" "$(echo "scale=4; $LASTRSS / $FIRST" | bc)")
 mkdir -p "$ROOT/bench/results"
 cat >"$ROOT/bench/results/load.md" <<MD
 # Load benchmark
