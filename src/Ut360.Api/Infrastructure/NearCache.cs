@@ -105,6 +105,35 @@ public sealed class NearCache<T> : IDisposable where T : class
     /// <summary>The cache key of <paramref name="id"/> in <paramref name="generation"/>, taken before a read started.</summary>
     public static string Key(string generation, string id) => string.Concat(generation, id);
 
+    /// <summary>
+    /// The entry under <paramref name="key"/>, else what <paramref name="read"/> returns, stored;
+    /// concurrent misses on one key wait for the first one's read and share what it stored
+    /// (FusionCache's stampede protection). An unknown record (null) is kept 1 s and never past
+    /// that (no fail-safe): a flood of one unknown ISDN reads once a second, a flood of many does
+    /// not crowd out the records.
+    /// </summary>
+    /// <returns>The record, where it came from (Near when another call's read answered), and
+    /// whether this call ran <paramref name="read"/> (false: coalesced).</returns>
+    /// <exception cref="InvalidOperationException">The near cache is off (<see cref="Enabled"/> is false).</exception>
+    public async Task<(T? Value, CacheTiming Timing, bool Read)> GetOrReadAsync(
+        string key, Func<CancellationToken, Task<(T? Value, CacheTiming Timing)>> read, CancellationToken ct)
+    {
+        var cache = Cache ?? throw new InvalidOperationException("The near cache is off.");
+        var timing = new CacheTiming { Outcome = CacheOutcome.Near };
+        var ran = false;
+        var value = await cache.GetOrSetAsync<T?>(key, async (ctx, token) =>
+        {
+            ran = true;
+            (var found, timing) = await read(token);
+            if (found is null)
+                ctx.Options.SetDuration(UnknownFor).SetFailSafe(false);
+            return found;
+        }, token: ct);
+        return (value, timing, ran);
+    }
+
+    static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(1);
+
     /// <summary>Entries currently held, of every generation.</summary>
     public long Count => _memory?.Count ?? 0;
 

@@ -112,25 +112,12 @@ public sealed class ProfileStore(
             return (kept.Value, new CacheTiming { Outcome = CacheOutcome.Near });
         }
         metrics.NearMiss();
-        // Concurrent misses on this key wait for the first one's read and share what it stored.
-        var timing = new CacheTiming { Outcome = CacheOutcome.Near };
-        var read = false;
-        var view = await cache.GetOrSetAsync<ProfileView?>(key, async (ctx, token) =>
-        {
-            read = true;
-            (var found, timing) = await ReadAsync(isdn, token);
-            // An unknown ISDN is kept briefly and never past that (no fail-safe): a flood of one
-            // unknown ISDN reads once a second, a flood of many does not crowd out the records.
-            if (found is null)
-                ctx.Options.SetDuration(UnknownFor).SetFailSafe(false);
-            return found;
-        }, token: ct);
+        var (view, timing, read) = await near.GetOrReadAsync(key, token => ReadAsync(isdn, token), ct);
         if (!read)
             metrics.Coalesce();
         return (view, timing);
     }
 
-    static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(1);
 
     async Task<(ProfileView? View, CacheTiming Timing)> ReadAsync(string isdn, CancellationToken ct)
     {

@@ -18,8 +18,6 @@ public sealed class RecommendationStore(
     IConnectionMultiplexer redis, NpgsqlDataSource db, RedisKeys keys, RedisCircuit circuit, ApiMetrics metrics,
     NearCache<RecommendationView> near, ILogger<RecommendationStore> logger)
 {
-    static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(1);
-
     public Task<(RecommendationView? View, CacheTiming Timing)> GetAsync(string isdn, CancellationToken ct) =>
         GetAsync(isdn, RecommendationView.RedisFields, ct);
 
@@ -43,20 +41,7 @@ public sealed class RecommendationStore(
         if (!ReferenceEquals(fields, RecommendationView.RedisFields))
             return await ReadAsync(isdn, fields, ct);
 
-        // Concurrent misses on this key wait for the first one's read (FusionCache's stampede
-        // protection) and are answered with what it stored.
-        var timing = new CacheTiming { Outcome = CacheOutcome.Near };
-        var read = false;
-        var view = await cache.GetOrSetAsync<RecommendationView?>(key, async (ctx, token) =>
-        {
-            read = true;
-            (var found, timing) = await ReadAsync(isdn, fields, token);
-            // An unknown ISDN is kept briefly and never past that (no fail-safe): a flood of one
-            // unknown ISDN reads once a second, a flood of many does not crowd out the records.
-            if (found is null)
-                ctx.Options.SetDuration(UnknownFor).SetFailSafe(false);
-            return found;
-        }, token: ct);
+        var (view, timing, read) = await near.GetOrReadAsync(key, token => ReadAsync(isdn, fields, token), ct);
         if (!read)
             metrics.Coalesce();
         return (view, timing);
