@@ -17,9 +17,12 @@ sealed class MembershipDiff(NpgsqlConnection conn)
 {
     // One row per (ISDN, where Redis lists it): kind is service, risk or cluster (value: which
     // index), pending (the pending-deletion set), rec or profile (a key found by the sweep).
+    // work_mem as the loader's: at 64 MB the two hash aggregates of the members spilled to disk
+    // (5 and 9 batches at 2.1 million subscribers) and the diff took 12.1× its 1× time for 10×
+    // the data; at 256 MB 10.7× (bench/results/scale.md).
     const string Create = """
         CREATE TEMP TABLE sync_redis_members (isdn text COLLATE "C" NOT NULL, kind text NOT NULL, value text) ON COMMIT DROP;
-        SET LOCAL work_mem = '64MB'
+        SET LOCAL work_mem = '256MB'
         """;
 
     // Gone: listed (an index, the pending set, or a key the sweep found) and absent from the
