@@ -9,11 +9,15 @@
 # it (what the sync's publish does), timed by SLOWLOG; then the API (Release) on the same data:
 # UC1 and UC5 p50/p99 at a fixed rate (near cache on, several rounds; and off, one round), UC2 pages
 # deep into the largest service index, UC6 bulk of 10,000 ISDNs and the UC3 export of the whole
-# LOW set (bench/api/bulk.py). The first size is the baseline of the targets (issue 14):
+# LOW set (bench/api/bulk.py). The first size is the baseline of the targets (bench/results/scale.md):
 #   every time ≤ 1.1 × linear; peak RSS of every CLI command ≤ 1.1 × the first size's;
 #   API latencies ≤ 1.2 × the first size's; the LOW export ≤ 10 s; no Redis stall > 50 ms.
-# Generated files and databases are deleted as each size ends. Prints the report and writes it
+# Generated files, databases and builds are deleted as each size (or the run) ends. Prints the report and writes it
 # to bench/out/scale-<time>/report.md (the figures of each size in sizes.tsv beside it).
+# Refused before anything starts (exit 2 or 1): a size below 20,000 + (2 + SCALE_RUNS) × 20,000
+# (the UC6 lists need that many distinct ISDNs), a Redis port in use, or a database
+# ut360_scale_SIZE that exists; on any exit it stops only the servers it started and drops only the
+# databases it made.
 #
 #   bench/scale.sh 214504 643512 2145040
 #   SCALE_CLUSTER=1 bench/scale.sh 643512        # a 3-master cluster of the bench's own
@@ -24,11 +28,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export UT360_ROOT="$ROOT" UT360_SHARE_SERVERS=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 source "$ROOT/scripts/services.sh"
-(($# > 0)) || { echo "usage: bench/scale.sh SIZE... (subscribers, e.g. 214504 643512 2145040)" >&2; exit 2; }
+usage="usage: bench/scale.sh SIZE... (subscribers, e.g. 214504 643512 2145040; the header of this file lists the SCALE_* settings)"
+(($# > 0)) || { echo "$usage" >&2; exit 2; }
+[[ "$1" == -h || "$1" == --help ]] && { echo "$usage"; exit 0; }
 SIZES=("$@")
-for n in "${SIZES[@]}"; do [[ "$n" =~ ^[0-9]+$ ]] || { echo "bench/scale.sh: not a subscriber count: '$n'" >&2; exit 2; }; done
 CLUSTER="${SCALE_CLUSTER:-0}"
 RATE="${SCALE_RATE:-2000}"; CONNS="${SCALE_CONNS:-8}"; SECS="${SCALE_SECONDS:-10}"; ROUNDS="${SCALE_ROUNDS:-3}"; RUNS="${SCALE_RUNS:-3}"
+# bench/api/bulk.py asks 20,000 warm ISDNs, then (2 warm-up + RUNS) lists of 10,000 never asked
+# before for each of its two cold cases: a size below that cannot give its UC6 figures.
+MIN_SIZE=$((20000 + (2 + RUNS) * 2 * 10000))
+for n in "${SIZES[@]}"; do
+  [[ "$n" =~ ^[0-9]+$ ]] || { echo "bench/scale.sh: not a subscriber count: '$n'" >&2; exit 2; }
+  ((n >= MIN_SIZE)) || { echo "bench/scale.sh: $n subscribers is too few: the UC6 figures need at least $MIN_SIZE with SCALE_RUNS=$RUNS" >&2; exit 2; }
+done
 MAXMEM="${SCALE_MAXMEMORY:-12gb}"
 OUT="$ROOT/bench/out/scale-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$OUT"
 export Ut360__IsdnKey="${Ut360__IsdnKey:-5554333630446576656c6f704b657921}"   # the demo data's key, named as Production requires
@@ -46,17 +58,32 @@ if [[ "$CLUSTER" == 1 ]]; then
 else
   PORTS=("${SCALE_REDIS_PORT:-$(for p in $(seq 56410 56499); do (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; break; }; done)}")
 fi
-api_pid=""
+# Refused before anything starts: a port in use belongs to someone else, and the cleanup below
+# stops only the servers and drops only the databases this run made.
+for p in "${PORTS[@]}"; do
+  (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { say "port $p is taken: choose SCALE_REDIS_PORT / SCALE_CLUSTER_PORTS"; rmdir "$OUT" 2>/dev/null; exit 1; }
+done
+for n in "${SIZES[@]}"; do
+  [[ -z "$(pg -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'ut360_scale_$n'")" ]] \
+    || { say "database ut360_scale_$n exists (another run, or one kept): drop it first"; rmdir "$OUT" 2>/dev/null; exit 1; }
+done
+api_pid="" STARTED=() MADE_DBS=()
 cleanup() {
   [[ -n "$api_pid" ]] && kill "$api_pid" 2>/dev/null || true
-  for p in "${PORTS[@]}"; do "$CLI_BIN" -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
-  rm -rf "$OUT/gen" "$OUT/redis"
-  for n in "${SIZES[@]}"; do pg -d postgres -c "DROP DATABASE IF EXISTS ut360_scale_$n WITH (FORCE)" 2>/dev/null || true; done
+  local p pid
+  for p in "${STARTED[@]}"; do
+    pid="$(cat "$OUT/redis/$p/redis.pid" 2>/dev/null || true)"
+    timeout 10 "$CLI_BIN" -p "$p" shutdown nosave >/dev/null 2>&1 || true
+    # A server still starting does not answer yet: stop it by its pid file.
+    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  done
+  rm -rf "$OUT/gen" "$OUT/redis" "$OUT/cli" "$OUT/api"
+  for db in "${MADE_DBS[@]}"; do pg -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 for p in "${PORTS[@]}"; do
-  (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { say "port $p is taken: choose SCALE_REDIS_PORT / SCALE_CLUSTER_PORTS"; exit 1; }
   mkdir -p "$OUT/redis/$p"
+  STARTED+=("$p")
   extra="maxmemory $MAXMEM"$'\n'"latency-monitor-threshold 1"
   [[ "$CLUSTER" == 1 ]] && extra+=$'\n'"cluster-enabled yes"$'\n'"cluster-config-file $OUT/redis/$p/nodes.conf"$'\n'"cluster-node-timeout 5000"
   redis_conf "$p" "$OUT/redis/$p" "$extra" >"$OUT/redis/$p/redis.conf"
@@ -120,7 +147,8 @@ bench_size() {
   N="$1"; DB="ut360_scale_$N"; NS="scale$N"; mkdir -p "$OUT/$N"; : >"$OUT/$N/times"
   local load_start; load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
   say "== $N subscribers: database $DB, namespace $NS (load average $load_start)"
-  pg -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+  MADE_DBS+=("$DB")
+  pg -d postgres -c "CREATE DATABASE $DB"
   export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$DB" ConnectionStrings__Redis="$REDIS_CONN"
   dotnet "$OUT/cli/Ut360.Cli.dll" db migrate >/dev/null
   for p in "${PORTS[@]}"; do "$CLI_BIN" -p "$p" flushall >/dev/null; done
@@ -259,6 +287,6 @@ PY
 df -h "$ROOT" | tail -1 | awk '{print "scale: disk free: " $4}' >&2
 for n in "${SIZES[@]}"; do bench_size "$n"; done
 python3 "$ROOT/bench/scale/report.py" "$OUT/sizes.tsv" "bench/scale.sh ${SIZES[*]}$([[ "$CLUSTER" == 1 ]] && echo ' (SCALE_CLUSTER=1)')" \
-  "$engine$([[ "$CLUSTER" == 1 ]] && echo ", 3-master cluster on ${PORTS[*]}" || echo " on :${PORTS[0]}"), maxmemory $MAXMEM; CLI and API at $COMMIT" >"$OUT/report.md"
+  "$engine$([[ "$CLUSTER" == 1 ]] && echo ", 3-master cluster on ${PORTS[*]}" || echo " on :${PORTS[0]}"), maxmemory $MAXMEM; PostgreSQL 127.0.0.1:$PG_PORT; SCALE_RATE=$RATE SCALE_CONNS=$CONNS SCALE_SECONDS=$SECS SCALE_ROUNDS=$ROUNDS SCALE_RUNS=$RUNS; CLI and API at $COMMIT" >"$OUT/report.md"
 cat "$OUT/report.md"
 say "report: $OUT/report.md"
