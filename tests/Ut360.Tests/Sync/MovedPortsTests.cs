@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Npgsql;
 using StackExchange.Redis;
 using Ut360.Data;
+using Ut360.Tests.Infrastructure;
 
 namespace Ut360.Tests.Sync;
 
@@ -15,7 +16,7 @@ public sealed class MovedPortsTests
     [Fact]
     public async Task Every_command_of_a_checkout_with_moved_ports_reaches_its_own_servers_and_leaves_the_default_ones_untouched()
     {
-        var root = RepoRoot();
+        var root = Repo.Root;
         var state = Directory.CreateTempSubdirectory("ut360-ports-");
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(state.FullName, (UnixFileMode)0b111_101_101);  // the postgres user reads it when run as root
@@ -123,13 +124,5 @@ public sealed class MovedPortsTests
         {
             return false;
         }
-    }
-
-    static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ut360")))
-            dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("no ut360 script above " + AppContext.BaseDirectory);
     }
 }
