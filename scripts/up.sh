@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./ut360 up: the whole system on this machine: local servers, schema, the default dataset
-# (generated once), loaded into PostgreSQL, synced into Redis, served on http://127.0.0.1:8080.
+# (generated once), loaded into PostgreSQL, synced into Redis, served on http://127.0.0.1:8080
+# (--urls URL moves it; other arguments go to ./ut360 serve as well).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 UT="$ROOT/ut360"
@@ -29,6 +30,9 @@ if [[ ! -f "$KEYS" ]]; then
   umask 077
   printf '{ "Auth": { "Keys": { "local-demo": { "Key": "%s", "Roles": [ "lookup", "analyst", "campaign", "admin" ] } } } }\n' "$key" >"$KEYS"
 fi
-echo "ut360: API key (every role) for http://127.0.0.1:8080: $(grep -o '"Key": "[^"]*"' "$KEYS" | cut -d'"' -f4)"
-echo "ut360:   curl -H 'X-Api-Key: …' http://127.0.0.1:8080/api/v1/stats   (reference: http://127.0.0.1:8080/scalar)"
+# Where serve will listen: its default, or the first address of an --urls passed through.
+url="http://127.0.0.1:8080" args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do [[ "${args[i]}" == --urls ]] && url="${args[i + 1]%%;*}"; done
+echo "ut360: API key (every role) for $url: $(grep -o '"Key": "[^"]*"' "$KEYS" | cut -d'"' -f4)"
+echo "ut360:   curl -H 'X-Api-Key: …' $url/api/v1/stats   (reference: $url/scalar)"
 exec "$UT" serve "$@"
