@@ -111,3 +111,13 @@ public static class Paths
     /// An ISDN escaped for a URL path ("/" → %2F, "+" → %2B).
     public static string Escape(string isdn) => Uri.EscapeDataString(isdn);
 }
+
+/// The API over <c>subscribers</c> subscribers of fill.sql, fully synced before it starts.
+public abstract class SyncedApiFactory(int subscribers) : ApiFactory
+{
+    protected override async Task SeedAsync()
+    {
+        await Sync.SyncTestKit.FillAsync(Db, subscribers);
+        Assert.Equal(Ut360.Data.Sync.SyncOutcome.Succeeded, (await Sync.SyncTestKit.FullAsync(Db, Redis)).Outcome);
+    }
+}

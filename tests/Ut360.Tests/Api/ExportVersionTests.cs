@@ -14,14 +14,7 @@ namespace Ut360.Tests.Api;
 
 /// 10,000 subscribers, ~8,400 at LOW risk: a LOW export is ~220 KB of ISDNs (several SSCAN
 /// pages), far more than the in-memory server buffers ahead of a client that stops reading.
-public class ExportVersionFactory : ApiFactory
-{
-    protected override async Task SeedAsync()
-    {
-        await FillAsync(Db, 10_000);
-        Assert.Equal(SyncOutcome.Succeeded, (await FullAsync(Db, Redis)).Outcome);
-    }
-}
+public class ExportVersionFactory() : SyncedApiFactory(10_000);
 
 public sealed class ExportVersionClusterFactory : ExportVersionFactory
 {

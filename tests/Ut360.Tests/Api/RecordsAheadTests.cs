@@ -7,14 +7,7 @@ namespace Ut360.Tests.Api;
 
 /// 3,000 subscribers synced; the watchdog is off (ApiFactory), so the window between a killed
 /// sync and the next stays open for the test.
-public class RecordsAheadFactory : ApiFactory
-{
-    protected override async Task SeedAsync()
-    {
-        await FillAsync(Db, 3000);
-        Assert.Equal(SyncOutcome.Succeeded, (await FullAsync(Db, Redis)).Outcome);
-    }
-}
+public class RecordsAheadFactory() : SyncedApiFactory(3000);
 
 public sealed class RecordsAheadClusterFactory : RecordsAheadFactory
 {
