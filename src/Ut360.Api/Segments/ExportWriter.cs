@@ -64,42 +64,10 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
     {
         if (fromRedis)
         {
-            // As WriteAsync: each batch is read with the meta's sync_id, and a publish since the
-            // first aborts the export (the records of a batch are read after it, so a batch of
-            // the new index would come with records of the new version under the old ones).
-            var database = redis.GetDatabase();
-            var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
-            if (segment.Kind == SegmentKind.Service)
-            {
-                for (long start = 0; ; start += RecommendationCsv.BatchSize)
-                {
-                    var (page, after) = await PageReads.ExecuteAsync(async _ =>
-                    {
-                        var read = database.SortedSetRangeByRankAsync(segment.Key, start, start + RecommendationCsv.BatchSize - 1, Order.Descending);
-                        var version = database.HashGetAsync(keys.MetaStats, "sync_id");
-                        return (await read, await version);
-                    }, ct);
-                    SameVersion(segment, version, after);
-                    if (page.Length > 0)
-                        yield return [.. page.Select(m => (string)m!)];
-                    if (page.Length < RecommendationCsv.BatchSize)
-                        yield break;
-                }
-            }
-            ulong cursor = 0;
-            do
-            {
-                var ((next, members), after) = await PageReads.ExecuteAsync(async _ =>
-                {
-                    var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, RecommendationCsv.BatchSize);
-                    var version = database.HashGetAsync(keys.MetaStats, "sync_id");
-                    return (await scan, await version);
-                }, ct);
-                SameVersion(segment, version, after);
-                if (members.Length > 0)
-                    yield return [.. members.Select(m => (string)m!)];
-                cursor = next;
-            } while (cursor != 0);
+            // The records of a batch are read after it, so a batch of a newer index would come
+            // with records of the new version under the old ones: RedisPagesAsync aborts first.
+            await foreach (var page in RedisPagesAsync(segment, RecommendationCsv.BatchSize, ct))
+                yield return [.. page.Select(e => (string)e.Element!)];
             yield break;
         }
         metrics.PostgresRead();
@@ -110,6 +78,47 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
         cmd.Parameters.Add(segment.Parameter());
         await foreach (var batch in RecommendationCsv.IsdnBatchesAsync(cmd, ct))
             yield return batch;
+    }
+
+    /// The segment's members from Redis in export order, pages of at most <paramref name="size"/>:
+    /// a service index by score, highest first (ZRANGE by rank, with scores); a risk or cluster
+    /// set in SSCAN order (score 0). Each page is read together with the meta's sync_id, and a
+    /// publish since the first page ends the export (SameVersion).
+    async IAsyncEnumerable<SortedSetEntry[]> RedisPagesAsync(Segment segment, int size, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var database = redis.GetDatabase();
+        var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
+        if (segment.Kind == SegmentKind.Service)
+        {
+            for (long start = 0; ; start += size)
+            {
+                var (page, after) = await PageReads.ExecuteAsync(async _ =>
+                {
+                    var read = database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + size - 1, Order.Descending);
+                    var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                    return (await read, await version);
+                }, ct);
+                SameVersion(segment, version, after);
+                if (page.Length > 0)
+                    yield return page;
+                if (page.Length < size)
+                    yield break;
+            }
+        }
+        ulong cursor = 0;
+        do
+        {
+            var ((next, members), after) = await PageReads.ExecuteAsync(async _ =>
+            {
+                var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, size);
+                var version = database.HashGetAsync(keys.MetaStats, "sync_id");
+                return (await scan, await version);
+            }, ct);
+            SameVersion(segment, version, after);
+            if (members.Length > 0)
+                yield return [.. members.Select(m => new SortedSetEntry(m, 0))];
+            cursor = next;
+        } while (cursor != 0);
     }
 
     // Throwing once the response has started makes the server abort it: the client sees an
@@ -146,47 +155,13 @@ public sealed class ExportWriter(IConnectionMultiplexer redis, NpgsqlDataSource 
 
         async Task FromRedisAsync()
         {
-            var database = redis.GetDatabase();
-            var version = SegmentReader.RedisVersion(await database.HashGetAsync(keys.MetaStats, "sync_id"));
-            if (segment.Kind == SegmentKind.Service)
-            {
-                for (long start = 0; ; start += SegmentReader.ScanBatch)
+            await foreach (var page in RedisPagesAsync(segment, SegmentReader.ScanBatch, ct))
+                foreach (var e in page)
                 {
-                    var (page, after) = await PageReads.ExecuteAsync(async _ =>
-                    {
-                        var read = database.SortedSetRangeByRankWithScoresAsync(segment.Key, start, start + SegmentReader.ScanBatch - 1, Order.Descending);
-                        var version = database.HashGetAsync(keys.MetaStats, "sync_id");
-                        return (await read, await version);
-                    }, ct);
-                    SameVersion(segment, version, after);
-                    foreach (var e in page)
-                    {
-                        WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, e.Score);
-                        if (used >= BufferSize)
-                            await FlushAsync();
-                    }
-                    if (page.Length < SegmentReader.ScanBatch)
-                        return;
-                }
-            }
-            ulong cursor = 0;
-            do
-            {
-                var ((next, members), after) = await PageReads.ExecuteAsync(async _ =>
-                {
-                    var scan = SegmentReader.ScanAsync(database, segment.Key, cursor, SegmentReader.ScanBatch);
-                    var version = database.HashGetAsync(keys.MetaStats, "sync_id");
-                    return (await scan, await version);
-                }, ct);
-                SameVersion(segment, version, after);
-                foreach (var m in members)
-                {
-                    WriteLine(((ReadOnlyMemory<byte>)m).Span, null);
+                    WriteLine(((ReadOnlyMemory<byte>)e.Element).Span, scored ? e.Score : null);
                     if (used >= BufferSize)
                         await FlushAsync();
                 }
-                cursor = next;
-            } while (cursor != 0);
         }
 
         async Task FromPostgresAsync()
