@@ -93,23 +93,27 @@ public sealed class LoadTests : IDisposable
     public async Task A_fresh_load_stores_profiles_and_months_in_isdn_order_whatever_the_order_of_the_files()
     {
         await using var db = await TestDatabase.CreateAsync();
-        var fixture = UpstreamFixture.Create(60, months: 3);
-        fixture.Recommendations.Reverse();
-        fixture.Profiles.Reverse();
-        fixture.Monthly.Reverse();
+        var fixture = UpstreamFixture.Create(2000, months: 3);
+        var random = new Random(7);
+        foreach (var rows in new[] { fixture.Recommendations, fixture.Profiles, fixture.Monthly })
+            random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows));
         var dir = fixture.WriteTo(Dir("v1"), "parquet");
 
         Assert.Equal(LoadOutcome.Succeeded, (await Load(db, dir)).Outcome);
 
-        // The sync reads both tables by ISDN range: in storage (ctid) order no row may come after
-        // a greater ISDN, or (ISDN, month).
-        Assert.Equal(0L, await Scalar<long>(db,
-            "SELECT count(*) FROM (SELECT isdn, lag(isdn) OVER (ORDER BY ctid) AS before FROM subscriber_360_profiles) t WHERE before > isdn"));
-        Assert.Equal(0L, await Scalar<long>(db, """
+        // The sync reads both tables by ISDN range, so storage (ctid) order must follow ISDN
+        // order. PostgreSQL places an INSERT … ORDER BY's rows near that order, not exactly (a row
+        // can land in the space left on an earlier page): at the design's 214,504 subscribers
+        // 0.1 % of the profiles follow a greater ISDN; in file order here it would be about half.
+        var profilesOut = await Scalar<long>(db,
+            "SELECT count(*) FROM (SELECT isdn, lag(isdn) OVER (ORDER BY ctid) AS before FROM subscriber_360_profiles) t WHERE before > isdn");
+        var monthsOut = await Scalar<long>(db, """
             SELECT count(*) FROM (SELECT isdn, data_month, lag(isdn) OVER w AS isdn_before, lag(data_month) OVER w AS month_before
                                     FROM subscriber_monthly_arpu WINDOW w AS (ORDER BY ctid)) t
              WHERE (isdn_before, month_before) > (isdn, data_month)
-            """));
+            """);
+        Assert.InRange(profilesOut, 0, 2000 / 100);
+        Assert.InRange(monthsOut, 0, 6000 / 100);
         // Ids still follow the rows of the files: the file's first profile has the smallest id.
         Assert.Equal((string)fixture.Profiles[0]["isdn"]!,
             await Scalar<string>(db, "SELECT isdn FROM subscriber_360_profiles ORDER BY id LIMIT 1"));
